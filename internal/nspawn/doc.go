@@ -1,0 +1,23 @@
+// Package nspawn is a small test harness that boots a real systemd as PID 1
+// in a systemd-nspawn container, so service units are tested under the init
+// system they are written for even though the host's PID 1 is not systemd.
+//
+// The root file system is a minimal Debian (debootstrap --variant=minbase
+// --include=systemd,systemd-sysv,dbus,python3) made once per machine under
+// the test cache (EnsureRootfs; a flock serializes parallel test binaries,
+// and the tree is built beside its final path and renamed into place, so a
+// killed build leaves nothing half-made). Every container boots it with
+// --volatile=overlay, so the tree stays pristine and containers can run side
+// by side; --keep-unit and --register=no because the host has no systemd to
+// register with. Each container gets its own machine name and, unless
+// Options.HostNetwork, a private network namespace holding only lo, so
+// 127.0.0.1 ports never clash with the host or other containers.
+//
+// The harness finds the container's init (the nspawn child running systemd),
+// waits for `systemctl is-system-running --wait` to say running or degraded,
+// runs commands inside with nsenter(1), and powers the container off on
+// Close. Every step is bounded by a timeout.
+//
+// Tests use Start (testing.go), which skips outside CI and fails with CI=true
+// when the container cannot be set up (internal/testenv).
+package nspawn

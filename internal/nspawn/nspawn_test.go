@@ -1,0 +1,115 @@
+package nspawn
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBootExecPoweroff(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hello"), []byte("from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := Start(t, Options{Binds: []Bind{{Host: dir, Container: "/mnt/host", ReadOnly: true}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	out, err := c.Exec(ctx, "cat", "/proc/1/comm")
+	if err != nil || strings.TrimSpace(string(out)) != "systemd" {
+		t.Fatalf("PID 1 in the container: %q, %v", out, err)
+	}
+	out, err = c.Exec(ctx, "cat", "/mnt/host/hello")
+	if err != nil || string(out) != "from the host\n" {
+		t.Fatalf("bind mount: %q, %v", out, err)
+	}
+	if _, err := c.Exec(ctx, "touch", "/mnt/host/x"); err == nil {
+		t.Error("read-only bind is writable")
+	}
+	if err := c.WriteFile("/etc/deploykit-probe", []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Exec(ctx, "stat", "-c", "%a", "/etc/deploykit-probe"); err != nil || strings.TrimSpace(string(out)) != "600" {
+		t.Fatalf("WriteFile: %q %v", out, err)
+	}
+	// The rootfs stays pristine: writes go to the volatile overlay.
+	if _, err := os.Stat(filepath.Join(DefaultRootfs(), "etc/deploykit-probe")); err == nil {
+		t.Error("write inside the container reached the shared rootfs")
+	}
+	// A failing command reports its output.
+	if _, err := c.Exec(ctx, "sh", "-c", "echo oops; exit 3"); err == nil || !strings.Contains(err.Error(), "oops") {
+		t.Errorf("failing Exec: %v", err)
+	}
+	pid := c.PID()
+	start := time.Now()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("poweroff took %v", time.Since(start))
+	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid))); err == nil {
+		t.Errorf("container init %d still alive after Close", pid)
+	}
+}
+
+func TestTwoContainersSideBySide(t *testing.T) {
+	a := Start(t, Options{})
+	b := Start(t, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Private networks: both can bind the same port on 127.0.0.1.
+	for _, c := range []*Container{a, b} {
+		if _, err := c.Exec(ctx, "systemd-run", "--unit=probe", "python3", "-m", "http.server", "--bind", "127.0.0.1", "8765"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []*Container{a, b} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, err := c.Exec(ctx, "python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8765/')")
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: http.server not answering: %v", c.Name, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+func TestBootFailsCleanlyWithoutRootfs(t *testing.T) {
+	_, err := Boot(context.Background(), Options{Rootfs: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "not a finished root file system") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestParseMirror(t *testing.T) {
+	cases := map[string]string{
+		"deb http://ftp.de.debian.org/debian bookworm main\n":                                        "http://ftp.de.debian.org/debian",
+		"deb [arch=amd64 signed-by=/x] http://deb.debian.org/debian/ bookworm main\n":                "http://deb.debian.org/debian",
+		"Types: deb\nURIs: http://deb.debian.org/debian-security\n\nURIs: http://m.example/debian\n": "http://m.example/debian",
+		"# deb http://x/debian b main\n":                                                             "",
+	}
+	for in, want := range cases {
+		if got := parseMirror(strings.NewReader(in)); got != want {
+			t.Errorf("parseMirror(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzParseMirror(f *testing.F) {
+	f.Add("deb http://deb.debian.org/debian bookworm main\n")
+	f.Add("Types: deb\nURIs: http://deb.debian.org/debian\n")
+	f.Add("deb [ arch=amd64 ] https://x/debian b\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		u := parseMirror(strings.NewReader(s))
+		if u != "" && !strings.HasPrefix(u, "http") {
+			t.Fatalf("non-http mirror %q", u)
+		}
+	})
+}

@@ -1,0 +1,72 @@
+package services
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Controller installs and drives an instance's components. Both
+// services/systemd and services/supervise implement it.
+//
+// Component names select components; none means all of the instance's.
+type Controller interface {
+	// Install makes comps (all of one instance) the instance's components,
+	// replacing an earlier set. It starts nothing.
+	Install(ctx context.Context, instance string, comps []Component) error
+	// Uninstall stops the instance and removes what Install made.
+	Uninstall(ctx context.Context, instance string) error
+	Start(ctx context.Context, instance string, components ...string) error
+	Stop(ctx context.Context, instance string, components ...string) error
+	Restart(ctx context.Context, instance string, components ...string) error
+	// Reload sends the reload signal (SIGHUP by default).
+	Reload(ctx context.Context, instance string, components ...string) error
+	Status(ctx context.Context, instance string) ([]Status, error)
+	// Logs returns a component's log; with Follow it keeps reading until
+	// ctx is done or the reader is closed.
+	Logs(ctx context.Context, instance, component string, opts LogOptions) (io.ReadCloser, error)
+}
+
+// LogOptions select what Logs returns.
+type LogOptions struct {
+	Follow bool
+	// Lines limits the output to the last n lines (0 = all).
+	Lines int
+}
+
+// State is a component's coarse state, with systemd's ActiveState names.
+type State string
+
+// States.
+const (
+	StateActive       State = "active"
+	StateInactive     State = "inactive"
+	StateActivating   State = "activating"
+	StateDeactivating State = "deactivating"
+	StateReloading    State = "reloading"
+	StateFailed       State = "failed"
+	StateUnknown      State = "unknown"
+)
+
+// Status is one component's state.
+type Status struct {
+	Instance  string
+	Component string
+	// Unit is the systemd unit, or "" under the supervisor.
+	Unit  string
+	State State
+	// Sub is the finer state (systemd's SubState: running, exited,
+	// auto-restart, dead…; the supervisor uses the same words).
+	Sub string
+	// PID is the main process, 0 when none.
+	PID int
+	// Since is when the component entered State (zero when unknown).
+	Since time.Time
+	// Restarts counts automatic restarts (systemd's NRestarts).
+	Restarts int
+	// ExitCode is the last exit status (-1 unknown; signal deaths are
+	// 128+signal).
+	ExitCode int
+	// Error explains a failed state (crash loop, missing executable…).
+	Error string
+}
