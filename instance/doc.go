@@ -1,0 +1,25 @@
+// Package instance runs named, isolated deployments ("instances") of a
+// Python web application described by an application spec (app.toml), as
+// in deploykit's DESIGN.md, section "The instance".
+//
+// A Spec says what an application is: its interpreter constraint, its
+// requirement list (pip requirements files and inline PEP 508
+// requirements), environment, database, migrate hook and services. An
+// instance is one deployment of it; everything that must differ between
+// two instances of one spec — ports, sockets, Unix user, PostgreSQL role
+// and database, directories — is derived from the instance name, so
+// production and staging run side by side with no edits.
+//
+// Layout is the on-disk layout under a root (/srv/deploykit as root,
+// $XDG_DATA_HOME/deploykit otherwise). Manager composes the other
+// packages: requirements/resolve and requirements/lock turn the requirement
+// list into a pylock.toml, venv builds the release's virtualenv from the
+// shared cache, instance/account and instance/schema give the instance its
+// user and database, services/systemd or services/supervise run its
+// components, and backup archives it.
+//
+// Every operation takes an exclusive lock on the instance (a second one
+// fails with ErrLocked) and writes a journal before and after each step,
+// so a crash at any step leaves the instance in the old or the new state:
+// the next operation (or Status) rolls the interrupted one back or forward.
+package instance

@@ -1,0 +1,163 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// fileOp is an operation whose steps each create one file, undone by
+// removing it: the "old state" is no files, the "new state" all of them.
+func fileOp(dir string, failAt string) *operation {
+	op := &operation{op: "files", params: map[string]string{"dir": dir, "fail": failAt}}
+	for _, name := range []string{"a", "b", "c", "d"} {
+		name := name
+		op.steps = append(op.steps, step{
+			name: name,
+			do: func(context.Context) error {
+				if name == failAt {
+					// Half-done work that undo must clean up.
+					os.WriteFile(filepath.Join(dir, name), []byte("partial"), 0o644)
+					return errors.New("step failed")
+				}
+				return os.WriteFile(filepath.Join(dir, name), []byte(name), 0o644)
+			},
+			undo: func(context.Context) error {
+				err := os.Remove(filepath.Join(dir, name))
+				if errors.Is(err, os.ErrNotExist) {
+					return nil
+				}
+				return err
+			},
+			commit: name == "c",
+		})
+	}
+	return op
+}
+
+func planFileOp(op string, params map[string]string) (*operation, error) {
+	if op != "files" {
+		return nil, errors.New("unknown op " + op)
+	}
+	return fileOp(params["dir"], ""), nil
+}
+
+func journalChild(ctx context.Context, dir, crashAt string) error {
+	return runOperation(ctx, filepath.Join(dir, "journal"), fileOp(filepath.Join(dir, "state"), ""), crashAt, func(string, bool, error) {})
+}
+
+func stateFiles(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	return strings.Join(names, "")
+}
+
+func TestOperationFailureRollsBack(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	os.Mkdir(state, 0o755)
+	var events []string
+	err := runOperation(context.Background(), filepath.Join(dir, "journal"), fileOp(state, "b"), "", func(s string, done bool, err error) {
+		if done {
+			events = append(events, s+":done")
+		} else {
+			events = append(events, s)
+		}
+	})
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "b" || !se.RolledBack {
+		t.Fatalf("err = %v", err)
+	}
+	if got := stateFiles(t, state); got != "" {
+		t.Fatalf("state after rollback = %q, want empty", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "journal")); !os.IsNotExist(err) {
+		t.Fatal("journal left after a completed rollback")
+	}
+	if strings.Join(events, " ") != "a a:done b b:done" {
+		t.Fatalf("events %v", events)
+	}
+}
+
+// TestOperationKilledAtEveryStepConverges kills a child process running
+// the operation at every crash point, then recovers in this process and
+// checks the state is wholly old (before the commit) or wholly new.
+func TestOperationKilledAtEveryStepConverges(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	points := append(crashPoints(fileOp("", "")), "none")
+	for _, point := range points {
+		t.Run(point, func(t *testing.T) {
+			dir := t.TempDir()
+			state := filepath.Join(dir, "state")
+			os.Mkdir(state, 0o755)
+			cmd := exec.Command(exe, "-test.run=^$")
+			cmd.Env = append(os.Environ(), "DEPLOYKIT_TEST_CHILD=journal", "DEPLOYKIT_TEST_DIR="+dir, "DEPLOYKIT_TEST_CRASH_AT="+point)
+			out, err := cmd.CombinedOutput()
+			if point == "none" {
+				if err != nil {
+					t.Fatalf("child: %v\n%s", err, out)
+				}
+			} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != -1 {
+				t.Fatalf("child was not killed at %s: %v\n%s", point, err, out)
+			}
+			rec, err := recoverOperation(context.Background(), filepath.Join(dir, "journal"), "", planFileOp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := stateFiles(t, state)
+			committed := point == "none" || point >= "d" // "c:done" dies before the commit record
+			want := ""
+			if committed {
+				want = "abcd"
+			}
+			if got != want {
+				t.Fatalf("after crash at %s and recovery (%v): state %q, want %q", point, rec, got, want)
+			}
+			if point != "none" && rec == nil {
+				t.Fatalf("no recovery reported for crash at %s", point)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "journal")); !os.IsNotExist(err) {
+				t.Fatal("journal left after recovery")
+			}
+			// Recovering again is a no-op.
+			if rec, err := recoverOperation(context.Background(), filepath.Join(dir, "journal"), "", planFileOp); rec != nil || err != nil {
+				t.Fatalf("second recovery: %v %v", rec, err)
+			}
+		})
+	}
+}
+
+func TestLockIsExclusiveAndNamesHolder(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x", ".lock")
+	l, err := lockInstance(p, "x", "upgrade")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = lockInstance(p, "x", "status")
+	var le *LockedError
+	if !errors.Is(err, ErrLocked) || !errors.As(err, &le) || le.Op != "upgrade" || le.PID != os.Getpid() {
+		t.Fatalf("second lock: %v", err)
+	}
+	l.Unlock()
+	l2, err := lockInstance(p, "x", "status")
+	if err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+	l2.Unlock()
+}

@@ -1,0 +1,513 @@
+package instance
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/Masterminds/semver/v3"
+)
+
+// Spec is an application spec (app.toml): what an application is, with no
+// instance-specific values. Two instances of one Spec differ only in what is
+// derived from their names (see Vars).
+type Spec struct {
+	// Name of the application ("demo"). Lower-case letters, digits and '-'.
+	Name string `toml:"name" json:"name"`
+	// Python is a semver constraint on the interpreter version
+	// (">=3.9, <3.14"); "" accepts any Python 3.
+	Python string `toml:"python" json:"python,omitempty"`
+	// Requirements are pip requirements files, relative to Dir.
+	Requirements []string `toml:"requirements" json:"requirements,omitempty"`
+	// Packages are inline PEP 508 requirements.
+	Packages []string `toml:"packages" json:"packages,omitempty"`
+	// Env is added to every component's and hook's environment;
+	// values may use placeholders.
+	Env map[string]string `toml:"env" json:"env,omitempty"`
+	// Database is nil when the application needs no database.
+	Database *DatabaseSpec `toml:"database" json:"database,omitempty"`
+	Hooks    HooksSpec     `toml:"hooks" json:"hooks"`
+	// Services are the long-running components, by name.
+	Services map[string]ServiceSpec `toml:"services" json:"services,omitempty"`
+
+	// Dir is the directory the spec was read from; relative paths in the
+	// spec are relative to it. Not part of the TOML.
+	Dir string `toml:"-" json:"dir,omitempty"`
+	// File is the spec's file name, for error messages. Not part of the TOML.
+	File string `toml:"-" json:"file,omitempty"`
+}
+
+// DatabaseSpec asks for a PostgreSQL role and database per instance.
+type DatabaseSpec struct {
+	// Migrations is a directory (relative to the spec) of versioned SQL
+	// files applied in order by instance/schema; "" for none.
+	Migrations string `toml:"migrations" json:"migrations,omitempty"`
+}
+
+// HooksSpec holds commands run during a release, in the instance's
+// environment, as its user.
+type HooksSpec struct {
+	// Migrate runs after the SQL migrations and before the switch to the
+	// new release; a non-zero exit aborts the release.
+	Migrate []string `toml:"migrate" json:"migrate,omitempty"`
+}
+
+// Restart policies of a service.
+const (
+	RestartAlways    = "always"
+	RestartOnFailure = "on-failure"
+	RestartNo        = "no"
+)
+
+// ServiceSpec is one long-running component.
+type ServiceSpec struct {
+	// Command is the argv; placeholders are expanded per instance. A bare
+	// program name is looked up in the release's venv bin/ first.
+	Command []string `toml:"command" json:"command"`
+	// Listen gives the service a TCP port per instance ({port}, $PORT);
+	// the supervisor or systemd holds the socket, so restarts drop nothing.
+	Listen bool `toml:"listen" json:"listen,omitempty"`
+	// Restart is "always", "on-failure" (default) or "no".
+	Restart string `toml:"restart" json:"restart,omitempty"`
+	// Health is the HTTP path checked after a (re)start of a listening
+	// service; default "/". A 2xx/3xx answer means healthy.
+	Health string `toml:"health" json:"health,omitempty"`
+	// Env is added to this service's environment.
+	Env map[string]string `toml:"env" json:"env,omitempty"`
+	// ReadWritePaths relaxes the hardened sandbox: extra paths the service
+	// may write (the instance's data/ run/ log/ always are writable).
+	ReadWritePaths []string `toml:"read_write_paths" json:"read_write_paths,omitempty"`
+}
+
+// ErrInvalidSpec is matched (errors.Is) by every *SpecError.
+var ErrInvalidSpec = errors.New("invalid application spec")
+
+// SpecError is a problem in an application spec, at a key and line.
+type SpecError struct {
+	File string // spec file name, as given
+	Line int    // 1-based; 0 when unknown
+	Key  string // dotted key ("services.web.command"), "" for syntax errors
+	Err  error
+}
+
+func (e *SpecError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+	} else {
+		b.WriteString("spec")
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *SpecError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrInvalidSpec) true for every SpecError.
+func (e *SpecError) Is(target error) bool { return target == ErrInvalidSpec }
+
+var (
+	nameRE        = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	envNameRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	reservedEnv   = map[string]bool{"DATABASE_URL": true, "PORT": true, "DEPLOYKIT_INSTANCE": true, "LISTEN_FDS": true, "LISTEN_PID": true, "LISTEN_FDNAMES": true}
+	tomlErrRE     = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+	placeholderRE = regexp.MustCompile(`\{\{|\}\}|\{[a-z_]*\}`)
+)
+
+// Placeholders are the names usable as {name} in commands, env values and
+// hooks. "{{" and "}}" stand for literal braces.
+var placeholders = map[string]bool{"instance": true, "home": true, "venv": true, "port": true, "run": true, "data": true}
+
+// LoadSpec reads and validates an application spec file, including that
+// the files it names exist.
+func LoadSpec(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("instance: reading spec: %w", err)
+	}
+	s, err := ParseSpec(data, path)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	s.Dir = abs
+	if err := s.checkFiles(data); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ParseSpec decodes and validates a spec held in memory; file is used in
+// errors only, and Dir is left empty. It does not touch the file system.
+func ParseSpec(data []byte, file string) (*Spec, error) {
+	var s Spec
+	md, err := toml.Decode(string(data), &s)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &SpecError{File: file, Line: pe.Position.Line, Key: pe.LastKey, Err: errors.New(pe.Message)}
+		}
+		// Type mismatches come as plain errors with the position in text.
+		if m := tomlErrRE.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, &SpecError{File: file, Line: line, Key: m[2], Err: errors.New(m[3])}
+		}
+		return nil, &SpecError{File: file, Err: err}
+	}
+	s.File = file
+	lines := keyLines(data)
+	var errs []error
+	bad := func(key string, format string, args ...any) {
+		errs = append(errs, &SpecError{File: file, Line: lineOf(lines, key), Key: key, Err: fmt.Errorf(format, args...)})
+	}
+	for _, k := range md.Undecoded() {
+		// Unknown keys are errors: a typo ("requirement") must not be
+		// silently ignored.
+		bad(k.String(), "unknown key")
+	}
+	s.validate(bad)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &s, nil
+}
+
+func (s *Spec) validate(bad func(key, format string, args ...any)) {
+	if s.Name == "" {
+		bad("name", "missing: the application's name is required")
+	} else if !nameRE.MatchString(s.Name) {
+		bad("name", "%q is not a valid name (lower-case letters, digits and '-', starting with a letter, at most 31 characters)", s.Name)
+	}
+	if s.Python != "" {
+		if _, err := semver.NewConstraint(s.Python); err != nil {
+			bad("python", "invalid version constraint %q: %v", s.Python, err)
+		}
+	}
+	for i, r := range s.Requirements {
+		if strings.TrimSpace(r) == "" {
+			bad("requirements", "entry %d is empty", i+1)
+		}
+	}
+	for i, p := range s.Packages {
+		if strings.TrimSpace(p) == "" {
+			bad("packages", "entry %d is empty", i+1)
+		}
+	}
+	checkEnv := func(key string, env map[string]string) {
+		for _, k := range sortedKeys(env) {
+			if !envNameRE.MatchString(k) {
+				bad(key+"."+k, "not a valid environment variable name")
+			} else if reservedEnv[k] {
+				bad(key+"."+k, "%s is set by deploykit and cannot be overridden", k)
+			}
+			if err := checkPlaceholders(env[k]); err != nil {
+				bad(key+"."+k, "%v", err)
+			}
+		}
+	}
+	checkEnv("env", s.Env)
+	checkArgv := func(key string, argv []string, required bool) {
+		if len(argv) == 0 {
+			if required {
+				bad(key, "missing: a command (array of strings) is required")
+			}
+			return
+		}
+		if strings.TrimSpace(argv[0]) == "" {
+			bad(key, "the program name is empty")
+		}
+		for _, a := range argv {
+			if err := checkPlaceholders(a); err != nil {
+				bad(key, "%v", err)
+			}
+		}
+	}
+	checkArgv("hooks.migrate", s.Hooks.Migrate, false)
+	if s.Database != nil && s.Database.Migrations != "" {
+		if filepath.IsAbs(s.Database.Migrations) {
+			bad("database.migrations", "must be relative to the spec")
+		}
+	}
+	listening := 0
+	for _, name := range sortedKeys(s.Services) {
+		svc := s.Services[name]
+		key := "services." + name
+		if !nameRE.MatchString(name) {
+			bad(key, "service name %q is not valid (lower-case letters, digits and '-')", name)
+		}
+		checkArgv(key+".command", svc.Command, true)
+		switch svc.Restart {
+		case "", RestartAlways, RestartOnFailure, RestartNo:
+		default:
+			bad(key+".restart", "%q is not one of always, on-failure, no", svc.Restart)
+		}
+		if svc.Health != "" && !strings.HasPrefix(svc.Health, "/") {
+			bad(key+".health", "must be an HTTP path starting with '/'")
+		}
+		if svc.Health != "" && !svc.Listen {
+			bad(key+".health", "only a listening service (listen = true) can be health-checked")
+		}
+		if svc.Listen {
+			listening++
+		}
+		checkEnv(key+".env", svc.Env)
+		for _, p := range svc.ReadWritePaths {
+			if !filepath.IsAbs(p) && !strings.HasPrefix(p, "{") {
+				bad(key+".read_write_paths", "%q must be absolute or start with a placeholder", p)
+			}
+			if err := checkPlaceholders(p); err != nil {
+				bad(key+".read_write_paths", "%v", err)
+			}
+		}
+	}
+	if listening == 0 && s.usesPort() {
+		bad("services", "{port} is used but no service has listen = true")
+	}
+}
+
+func (s *Spec) usesPort() bool {
+	has := func(v string) bool { return strings.Contains(v, "{port}") }
+	for _, v := range s.Env {
+		if has(v) {
+			return true
+		}
+	}
+	for _, a := range s.Hooks.Migrate {
+		if has(a) {
+			return true
+		}
+	}
+	for _, svc := range s.Services {
+		for _, a := range svc.Command {
+			if has(a) {
+				return true
+			}
+		}
+		for _, v := range svc.Env {
+			if has(v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkFiles verifies that the files and directories the spec names exist.
+func (s *Spec) checkFiles(data []byte) error {
+	lines := keyLines(data)
+	var errs []error
+	for _, r := range s.Requirements {
+		p := s.Path(r)
+		if fi, err := os.Stat(p); err != nil || fi.IsDir() {
+			errs = append(errs, &SpecError{File: s.File, Line: lineOf(lines, "requirements"), Key: "requirements", Err: fmt.Errorf("requirements file %s not found", p)})
+		}
+	}
+	if s.Database != nil && s.Database.Migrations != "" {
+		p := s.Path(s.Database.Migrations)
+		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+			errs = append(errs, &SpecError{File: s.File, Line: lineOf(lines, "database.migrations"), Key: "database.migrations", Err: fmt.Errorf("migrations directory %s not found", p)})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Path resolves a path named in the spec against the spec's directory.
+func (s *Spec) Path(p string) string {
+	if filepath.IsAbs(p) || s.Dir == "" {
+		return p
+	}
+	return filepath.Join(s.Dir, p)
+}
+
+// ListeningServices returns the names of the services with listen = true,
+// sorted; the first one's port is what {port} means outside a service.
+func (s *Spec) ListeningServices() []string {
+	var out []string
+	for _, n := range sortedKeys(s.Services) {
+		if s.Services[n].Listen {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Encode renders the spec as TOML (as stored in a release's spec copy).
+func (s *Spec) Encode() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(s); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Vars are the values of the placeholders for one instance.
+type Vars struct {
+	Instance string // {instance}: the instance name
+	Home     string // {home}: the instance directory
+	Venv     string // {venv}: the current release's venv
+	Port     int    // {port}: the service's port (or the first listening service's)
+	Run      string // {run}: runtime dir (sockets, pid files)
+	Data     string // {data}: persistent data dir
+}
+
+// Expand replaces the placeholders in s. Unknown placeholders are left
+// as they are (ParseSpec rejects them, so this only happens for strings
+// that did not come from a spec).
+func (v Vars) Expand(s string) string {
+	if !strings.ContainsAny(s, "{}") {
+		return s
+	}
+	return placeholderRE.ReplaceAllStringFunc(s, func(m string) string {
+		switch m {
+		case "{{":
+			return "{"
+		case "}}":
+			return "}"
+		case "{instance}":
+			return v.Instance
+		case "{home}":
+			return v.Home
+		case "{venv}":
+			return v.Venv
+		case "{port}":
+			return fmt.Sprint(v.Port)
+		case "{run}":
+			return v.Run
+		case "{data}":
+			return v.Data
+		}
+		return m
+	})
+}
+
+// ExpandAll expands every element of argv.
+func (v Vars) ExpandAll(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = v.Expand(a)
+	}
+	return out
+}
+
+func checkPlaceholders(s string) error {
+	for _, m := range placeholderRE.FindAllString(s, -1) {
+		if m == "{{" || m == "}}" {
+			continue
+		}
+		if !placeholders[m[1:len(m)-1]] {
+			return fmt.Errorf("unknown placeholder %s (known: {instance} {home} {venv} {port} {run} {data}; write {{ for a literal brace)", m)
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// keyLines maps dotted keys to the line where they are defined, by a
+// line scan of the TOML text: the decoder does not expose key positions.
+// It understands [table] headers, [[array]] headers and key = value lines;
+// continuation lines of multi-line values are skipped because they do not
+// look like key = value at the start (good enough for error positions).
+func keyLines(data []byte) map[string]int {
+	out := map[string]int{}
+	table := ""
+	inMulti := ""
+	for i, line := range strings.Split(string(data), "\n") {
+		n := i + 1
+		t := strings.TrimSpace(line)
+		if inMulti != "" {
+			if strings.Count(t, inMulti)%2 == 1 {
+				inMulti = ""
+			}
+			continue
+		}
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		if strings.HasPrefix(t, "[") {
+			h := strings.Trim(t, "[] \t")
+			if j := strings.Index(h, "]"); j >= 0 {
+				h = h[:j]
+			}
+			table = normKey(h)
+			// [services.web] also defines "services" at this line.
+			for k := table; ; {
+				if _, ok := out[k]; !ok {
+					out[k] = n
+				}
+				j := strings.LastIndex(k, ".")
+				if j < 0 {
+					break
+				}
+				k = k[:j]
+			}
+			continue
+		}
+		eq := strings.Index(t, "=")
+		if eq <= 0 {
+			continue
+		}
+		k := normKey(t[:eq])
+		if table != "" {
+			k = table + "." + k
+		}
+		if _, ok := out[k]; !ok {
+			out[k] = n
+		}
+		rest := t[eq+1:]
+		for _, q := range []string{`"""`, `'''`} {
+			if strings.Count(rest, q)%2 == 1 {
+				inMulti = q
+			}
+		}
+	}
+	return out
+}
+
+func normKey(k string) string {
+	parts := strings.Split(k, ".")
+	for i, p := range parts {
+		parts[i] = strings.Trim(strings.TrimSpace(p), `"'`)
+	}
+	return strings.Join(parts, ".")
+}
+
+// lineOf finds the line of key, else of its nearest defined parent.
+func lineOf(lines map[string]int, key string) int {
+	for k := key; k != ""; {
+		if n, ok := lines[k]; ok {
+			return n
+		}
+		j := strings.LastIndex(k, ".")
+		if j < 0 {
+			break
+		}
+		k = k[:j]
+	}
+	return 0
+}
