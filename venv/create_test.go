@@ -1,0 +1,177 @@
+package venv
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deploykit/deploykit/internal/testenv"
+)
+
+func TestCreateSatisfiesEveryInterpreter(t *testing.T) {
+	ctx := context.Background()
+	cache := t.TempDir()
+	for _, p := range testenv.Pythons(t) {
+		t.Run(p.Version+strings.ReplaceAll(p.Path, "/", "_"), func(t *testing.T) {
+			t.Parallel()
+			py, err := Inspect(ctx, p.Path, InspectOptions{CacheDir: cache})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(t.TempDir(), "my env")
+			v, err := Create(ctx, dir, py, CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(v.Executable(), "-c",
+				"import sys, site; print(sys.prefix != sys.base_prefix); print(sys.prefix); print(site.getsitepackages()[0] in sys.path); print(site.getsitepackages()[0])").CombinedOutput()
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if lines[0] != "True" || lines[1] != dir || lines[2] != "True" || lines[3] != v.Purelib {
+				t.Fatalf("venv python says %q; want prefix %s, site-packages %s", lines, dir, v.Purelib)
+			}
+			// Activation works in a real shell and names the final path.
+			sh, err := exec.Command("bash", "-c", `source "$1/bin/activate" && echo "$VIRTUAL_ENV" && command -v python`, "bash", dir).CombinedOutput()
+			if err != nil {
+				t.Fatalf("activate: %v\n%s", err, sh)
+			}
+			if got := strings.Fields(strings.ReplaceAll(string(sh), dir, "DIR")); len(got) < 1 || !strings.Contains(string(sh), dir+"\n"+dir+"/bin/python") {
+				t.Fatalf("activate output %q", sh)
+			}
+			// Open finds the same interpreter and scheme.
+			w, err := Open(ctx, dir, OpenOptions{CacheDir: cache})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.Purelib != v.Purelib || w.Python.Version != py.Version {
+				t.Fatalf("Open = %+v, Create = %+v", w, v)
+			}
+		})
+	}
+}
+
+func TestCreateSystemSitePackages(t *testing.T) {
+	ctx := context.Background()
+	py, err := Inspect(ctx, testenv.Pythons(t)[0].Path, InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "v")
+	v, err := Create(ctx, dir, py, CreateOptions{SystemSitePackages: true, Prompt: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(v.Executable(), "-c", "import sys; print(any(p.startswith(sys.base_prefix) and p.endswith('site-packages') for p in sys.path))").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "True" {
+		t.Fatalf("system site-packages not on sys.path: %v %s", err, out)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(dir, "pyvenv.cfg"))
+	if !strings.Contains(string(cfg), "include-system-site-packages = true") || !strings.Contains(string(cfg), "prompt = demo") {
+		t.Fatalf("pyvenv.cfg:\n%s", cfg)
+	}
+}
+
+func TestCreateRefusesNonEmptyAndLeavesNoTemp(t *testing.T) {
+	ctx := context.Background()
+	py, err := Inspect(ctx, testenv.Pythons(t)[0].Path, InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "v")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// An empty directory is fine (an instance layout may pre-create it).
+	if _, err := Create(ctx, dir, py, CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(ctx, dir, py, CreateOptions{}); !errors.Is(err, ErrExists) {
+		t.Fatalf("second Create: %v, want ErrExists", err)
+	}
+	ents, _ := os.ReadDir(parent)
+	if len(ents) != 1 {
+		t.Fatalf("left behind: %v", ents)
+	}
+	// A failure while populating (unwritable parent) leaves nothing.
+	ro := filepath.Join(parent, "ro")
+	os.Mkdir(ro, 0o555)
+	if os.Geteuid() != 0 {
+		if _, err := Create(ctx, filepath.Join(ro, "v"), py, CreateOptions{}); err == nil {
+			t.Fatal("Create in a read-only directory succeeded")
+		}
+	}
+}
+
+func TestFindPicksNewestAndExplainsRejections(t *testing.T) {
+	ctx := context.Background()
+	ps := testenv.Pythons(t)
+	var paths []string
+	for _, p := range ps {
+		paths = append(paths, p.Path)
+	}
+	opts := DiscoverOptions{Paths: append(paths, "/nonexistent/python3"), OnlyPaths: true, CacheDir: t.TempDir()}
+	py, err := Find(ctx, ">=3", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := ps[len(ps)-1]
+	if py.Version != newest.Version {
+		t.Fatalf("Find(>=3) = %s, want newest %s", py.Version, newest.Version)
+	}
+	if len(ps) > 1 {
+		oldest := ps[0]
+		py, err = Find(ctx, "<="+oldest.Version, opts)
+		if err != nil || py.Version != oldest.Version {
+			t.Fatalf("Find(<=%s) = %v, %v", oldest.Version, py, err)
+		}
+	}
+	_, err = Find(ctx, ">=4.0", opts)
+	var nie *NoInterpreterError
+	if !errors.As(err, &nie) || !errors.Is(err, ErrNoInterpreter) {
+		t.Fatalf("Find(>=4.0) err = %v", err)
+	}
+	msg := err.Error()
+	for _, p := range ps {
+		if !strings.Contains(msg, p.Path+": version "+p.Version+" does not satisfy") {
+			t.Errorf("error does not explain %s:\n%s", p.Path, msg)
+		}
+	}
+	if !strings.Contains(msg, "/nonexistent/python3:") {
+		t.Errorf("error does not list the missing explicit path:\n%s", msg)
+	}
+}
+
+func TestInspectCachesByStamp(t *testing.T) {
+	ctx := context.Background()
+	p := testenv.Pythons(t)[0]
+	cache := t.TempDir()
+	a, err := Inspect(ctx, p.Path, InspectOptions{CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(cache, "interpreters", "*.json"))
+	if len(files) != 1 || a.Stamp == "" {
+		t.Fatalf("cache files %v, stamp %q", files, a.Stamp)
+	}
+	// Poison the cached facts: a second Inspect must read them back, which
+	// proves it did not run the interpreter again.
+	b, _ := os.ReadFile(files[0])
+	os.WriteFile(files[0], []byte(strings.Replace(string(b), `"cache_tag":"`, `"cache_tag":"from-cache-`, 1)), 0o644)
+	c, err := Inspect(ctx, p.Path, InspectOptions{CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(c.CacheTag, "from-cache-") {
+		t.Fatalf("second Inspect ran the interpreter again (cache tag %q)", c.CacheTag)
+	}
+	if a.Markers["python_full_version"] != p.Version || a.VenvPaths["purelib"] == "" {
+		t.Fatalf("facts: %+v", a)
+	}
+}
