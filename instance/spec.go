@@ -13,6 +13,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/deploykit/deploykit/services"
 )
 
 // Spec is an application spec (app.toml): what an application is, with no
@@ -81,9 +83,27 @@ type ServiceSpec struct {
 	Health string `toml:"health" json:"health,omitempty"`
 	// Env is added to this service's environment.
 	Env map[string]string `toml:"env" json:"env,omitempty"`
-	// ReadWritePaths relaxes the hardened sandbox: extra paths the service
-	// may write (the instance's data/ run/ log/ always are writable).
+	// Ready is the readiness check after a start: "http" (default for a
+	// listening service: GET Health), "tcp", "notify" (sd_notify READY=1)
+	// or "none".
+	Ready string `toml:"ready" json:"ready,omitempty"`
+	// StopTimeout is the graceful-stop wait in seconds (0 = 10).
+	StopTimeout int `toml:"stop_timeout" json:"stop_timeout,omitempty"`
+
+	// Relaxations of the hardened sandbox (services/systemd); everything
+	// not relaxed here stays locked down.
+
+	// ReadWritePaths are extra paths the service may write (the
+	// instance's data/ run/ log/ always are writable).
 	ReadWritePaths []string `toml:"read_write_paths" json:"read_write_paths,omitempty"`
+	// AllowWriteExecute permits W+X memory (JITs, some cffi uses).
+	AllowWriteExecute bool `toml:"allow_write_execute" json:"allow_write_execute,omitempty"`
+	// AllowHome keeps /home, /root and /run/user visible.
+	AllowHome bool `toml:"allow_home" json:"allow_home,omitempty"`
+	// AddressFamilies adds socket families to AF_UNIX/AF_INET/AF_INET6.
+	AddressFamilies []string `toml:"address_families" json:"address_families,omitempty"`
+	// SystemCalls adds syscall groups or names to the allow list.
+	SystemCalls []string `toml:"system_calls" json:"system_calls,omitempty"`
 }
 
 // ErrInvalidSpec is matched (errors.Is) by every *SpecError.
@@ -122,16 +142,11 @@ func (e *SpecError) Unwrap() error { return e.Err }
 func (e *SpecError) Is(target error) bool { return target == ErrInvalidSpec }
 
 var (
-	nameRE        = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
-	envNameRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	reservedEnv   = map[string]bool{"DATABASE_URL": true, "PORT": true, "DEPLOYKIT_INSTANCE": true, "LISTEN_FDS": true, "LISTEN_PID": true, "LISTEN_FDNAMES": true}
-	tomlErrRE     = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
-	placeholderRE = regexp.MustCompile(`\{\{|\}\}|\{[a-z_]*\}`)
+	nameRE      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	reservedEnv = map[string]bool{"DATABASE_URL": true, "PORT": true, "DEPLOYKIT_INSTANCE": true, "LISTEN_FDS": true, "LISTEN_PID": true, "LISTEN_FDNAMES": true}
+	tomlErrRE   = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 )
-
-// Placeholders are the names usable as {name} in commands, env values and
-// hooks. "{{" and "}}" stand for literal braces.
-var placeholders = map[string]bool{"instance": true, "home": true, "venv": true, "port": true, "run": true, "data": true}
 
 // LoadSpec reads and validates an application spec file, including that
 // the files it names exist.
@@ -262,6 +277,18 @@ func (s *Spec) validate(bad func(key, format string, args ...any)) {
 		if svc.Health != "" && !strings.HasPrefix(svc.Health, "/") {
 			bad(key+".health", "must be an HTTP path starting with '/'")
 		}
+		switch svc.Ready {
+		case "", "none", "notify":
+		case "http", "tcp":
+			if !svc.Listen {
+				bad(key+".ready", "a %s readiness check needs listen = true", svc.Ready)
+			}
+		default:
+			bad(key+".ready", "%q is not one of http, tcp, notify, none", svc.Ready)
+		}
+		if svc.StopTimeout < 0 {
+			bad(key+".stop_timeout", "must not be negative")
+		}
 		if svc.Health != "" && !svc.Listen {
 			bad(key+".health", "only a listening service (listen = true) can be health-checked")
 		}
@@ -368,53 +395,33 @@ type Vars struct {
 	Data     string // {data}: persistent data dir
 }
 
-// Expand replaces the placeholders in s. Unknown placeholders are left
-// as they are (ParseSpec rejects them, so this only happens for strings
-// that did not come from a spec).
-func (v Vars) Expand(s string) string {
-	if !strings.ContainsAny(s, "{}") {
-		return s
+// Placeholders returns the services package's placeholder values.
+func (v Vars) Placeholders() services.Placeholders {
+	p := services.Placeholders{Instance: v.Instance, Home: v.Home, Venv: v.Venv, Run: v.Run, Data: v.Data}
+	if v.Port > 0 {
+		p.Port = strconv.Itoa(v.Port)
 	}
-	return placeholderRE.ReplaceAllStringFunc(s, func(m string) string {
-		switch m {
-		case "{{":
-			return "{"
-		case "}}":
-			return "}"
-		case "{instance}":
-			return v.Instance
-		case "{home}":
-			return v.Home
-		case "{venv}":
-			return v.Venv
-		case "{port}":
-			return fmt.Sprint(v.Port)
-		case "{run}":
-			return v.Run
-		case "{data}":
-			return v.Data
-		}
-		return m
-	})
+	return p
 }
+
+// Expand replaces the placeholders in s ("{{" and "}}" are literal
+// braces); an unknown placeholder, or {port} where there is none, is an
+// error.
+func (v Vars) Expand(s string) (string, error) { return v.Placeholders().Expand(s) }
 
 // ExpandAll expands every element of argv.
-func (v Vars) ExpandAll(argv []string) []string {
-	out := make([]string, len(argv))
-	for i, a := range argv {
-		out[i] = v.Expand(a)
-	}
-	return out
-}
+func (v Vars) ExpandAll(argv []string) ([]string, error) { return v.Placeholders().ExpandAll(argv) }
 
+// checkPlaceholders validates placeholders with dummy values; a missing
+// listening service for {port} is checked separately.
 func checkPlaceholders(s string) error {
-	for _, m := range placeholderRE.FindAllString(s, -1) {
-		if m == "{{" || m == "}}" {
-			continue
+	p := services.Placeholders{Instance: "i", Home: "/h", Venv: "/v", Port: "1", Run: "/r", Data: "/d"}
+	if _, err := p.Expand(s); err != nil {
+		var pe *services.PlaceholderError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("%s (known: {instance} {home} {venv} {port} {run} {data}; write {{ and }} for literal braces)", pe.Msg)
 		}
-		if !placeholders[m[1:len(m)-1]] {
-			return fmt.Errorf("unknown placeholder %s (known: {instance} {home} {venv} {port} {run} {data}; write {{ for a literal brace)", m)
-		}
+		return err
 	}
 	return nil
 }

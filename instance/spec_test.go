@@ -119,12 +119,21 @@ func TestLoadSpecChecksFilesAndResolvesPaths(t *testing.T) {
 
 func TestVarsExpand(t *testing.T) {
 	v := Vars{Instance: "prod", Home: "/srv/i/prod", Venv: "/srv/i/prod/current/venv", Port: 20123, Run: "/r", Data: "/d"}
-	got := v.ExpandAll([]string{"{venv}/bin/gunicorn", "--bind=127.0.0.1:{port}", "{{literal}}", "{data}/{instance}.db", "{run}", "{home}", "{other}"})
-	want := []string{"/srv/i/prod/current/venv/bin/gunicorn", "--bind=127.0.0.1:20123", "{literal}", "/d/prod.db", "/r", "/srv/i/prod", "{other}"}
+	got, err := v.ExpandAll([]string{"{venv}/bin/gunicorn", "--bind=127.0.0.1:{port}", "{{literal}}", "{data}/{instance}.db", "{run}", "{home}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/srv/i/prod/current/venv/bin/gunicorn", "--bind=127.0.0.1:20123", "{literal}", "/d/prod.db", "/r", "/srv/i/prod"}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("%d: %q, want %q", i, got[i], want[i])
 		}
+	}
+	if _, err := v.Expand("{other}"); err == nil {
+		t.Error("unknown placeholder expanded")
+	}
+	if _, err := (Vars{Instance: "x"}).Expand("{port}"); err == nil {
+		t.Error("{port} without a port expanded")
 	}
 }
 
