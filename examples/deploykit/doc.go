@@ -1,0 +1,36 @@
+// Command deploykit is the example CLI over deploykit's instance.Manager
+// (DESIGN.md, "The example CLI"): every instance subcommand is a thin layer
+// over a Manager method; venv, install, sync and lock drive the venv and
+// requirements packages directly.
+//
+//	deploykit create NAME --spec app.toml       build release, user, db, migrate, start
+//	deploykit list | status NAME   [--json]
+//	deploykit start | stop | restart NAME [COMPONENT]
+//	deploykit upgrade NAME [--spec app.toml]    new release; migrate; switch; restart; rollback on failure
+//	deploykit hotfix NAME REQUIREMENT...        new release = current lock + these changes
+//	deploykit rollback NAME [--to RELEASE]
+//	deploykit run NAME -- CMD ARGS...           in the instance's env, as its user
+//	deploykit backup NAME [-o FILE] | verify FILE
+//	deploykit restore NAME FILE --yes | clone SRC DST --yes
+//	deploykit lock (--spec app.toml | -r FILE | REQ...) [-o pylock.toml] [--python PATH|CONSTRAINT]
+//	deploykit venv DIR [--python PATH|CONSTRAINT] [--system-site-packages]
+//	deploykit install --venv DIR (-r FILE | REQ... | WHEEL...)
+//	deploykit sync --venv DIR pylock.toml
+//	deploykit units NAME [--spec app.toml] [-o DIR]
+//	deploykit logs NAME [COMPONENT]
+//	deploykit remove NAME --yes
+//	deploykit doctor
+//	global: --root DIR, --services auto|systemd|supervise, --database-url URL, --json, -v
+//
+// Exit codes:
+//
+//	0  success
+//	1  the operation failed (an upgrade that fails is rolled back first)
+//	2  usage: bad flags or arguments, an invalid spec or instance name
+//	3  not found: no such instance, release, component or file
+//	4  conflict: the instance is locked by another operation, or exists
+//
+// Progress bars are drawn on stderr only when it is a terminal; otherwise
+// each step is one line. --json prints machine-readable output on stdout
+// for every read command (list, status, units, doctor, verify, lock).
+package main

@@ -1,0 +1,242 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Options configure a Manager. The zero value manages DefaultRoot() with
+// the embedded PostgreSQL cluster and the service controller chosen by
+// the host.
+type Options struct {
+	// Root is the deploykit root ("" = DefaultRoot()).
+	Root string
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Events receives progress events; nil ignores them. It is called
+	// from the goroutine running the operation.
+	Events func(Event)
+	// DatabaseURL names an existing PostgreSQL server and a role allowed
+	// to create roles and databases; "" uses (and if needed creates and
+	// starts) the embedded cluster under ROOT/postgres.
+	DatabaseURL string
+	// Services is "auto" (""; systemd when PID 1 is systemd, else the
+	// built-in supervisor), "systemd" or "supervise".
+	Services string
+	// KeepReleases is how many releases are kept (0 = 5); older ones are
+	// removed after a successful upgrade.
+	KeepReleases int
+	// Python overrides the spec's interpreter constraint: a path or a
+	// constraint.
+	Python string
+	// Sources adds package sources to those the requirements files name
+	// (offline deployments pass FindLinks and NoIndex).
+	Sources Sources
+	// HealthTimeout bounds the health check after a (re)start (0 = 30s).
+	HealthTimeout time.Duration
+
+	// CrashAt is a test hook: the process kills itself (SIGKILL) at the
+	// named step ("STEP" before it runs, "STEP:done" after it ran but
+	// before the journal records it). The deploykit CLI sets it from
+	// $DEPLOYKIT_TEST_CRASH_AT.
+	CrashAt string
+}
+
+// Sources are package sources in pip's terms.
+type Sources struct {
+	IndexURL       string   `json:"index_url,omitempty"`
+	ExtraIndexURLs []string `json:"extra_index_urls,omitempty"`
+	FindLinks      []string `json:"find_links,omitempty"`
+	NoIndex        bool     `json:"no_index,omitempty"`
+	Pre            bool     `json:"pre,omitempty"`
+}
+
+// EventKind says what an Event reports.
+type EventKind string
+
+// Event kinds.
+const (
+	EventStep     EventKind = "step"     // a step started
+	EventStepDone EventKind = "done"     // a step finished (Err set on failure)
+	EventProgress EventKind = "progress" // Current of Total units within a step
+	EventInfo     EventKind = "info"     // a message worth showing a user
+)
+
+// Event is a progress report from a long operation.
+type Event struct {
+	Instance string
+	Op       string // "create", "upgrade", …
+	Kind     EventKind
+	Step     string
+	Message  string
+	Current  int64
+	Total    int64
+	Elapsed  time.Duration // for EventStepDone
+	Err      error
+}
+
+// Manager runs operations on the instances under one root. It is safe for
+// concurrent use; operations on one instance exclude each other through
+// the instance lock (also across processes).
+type Manager struct {
+	layout Layout
+	opts   Options
+	log    *slog.Logger
+}
+
+// Open returns a Manager for opts.Root. It creates nothing: the root's
+// directories are made by the first operation that needs them.
+func Open(ctx context.Context, opts Options) (*Manager, error) {
+	if opts.Root == "" {
+		r, err := DefaultRoot()
+		if err != nil {
+			return nil, err
+		}
+		opts.Root = r
+	}
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return nil, err
+	}
+	opts.Root = root
+	switch opts.Services {
+	case "", "auto", "systemd", "supervise":
+	default:
+		return nil, fmt.Errorf("instance: services %q: want auto, systemd or supervise", opts.Services)
+	}
+	if opts.KeepReleases <= 0 {
+		opts.KeepReleases = 5
+	}
+	if opts.HealthTimeout <= 0 {
+		opts.HealthTimeout = 30 * time.Second
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Manager{layout: Layout{Root: root}, opts: opts, log: log}, nil
+}
+
+// Layout returns the manager's directory layout.
+func (m *Manager) Layout() Layout { return m.layout }
+
+func (m *Manager) emit(e Event) {
+	if m.opts.Events != nil {
+		m.opts.Events(e)
+	}
+}
+
+// Summary is one line of List.
+type Summary struct {
+	Name     string    `json:"name"`
+	App      string    `json:"app"`
+	Current  string    `json:"current"`
+	Releases int       `json:"releases"`
+	Ports    []int     `json:"ports"`
+	Created  time.Time `json:"created"`
+	// Pending is an interrupted operation waiting for recovery ("" none).
+	Pending string `json:"pending,omitempty"`
+}
+
+// List returns the instances under the root, sorted by name. It reads
+// without taking locks (records are replaced atomically).
+func (m *Manager) List(ctx context.Context) ([]Summary, error) {
+	ents, err := os.ReadDir(m.layout.InstancesDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Summary
+	for _, e := range ents {
+		if !e.IsDir() || ValidateName(e.Name()) != nil {
+			continue
+		}
+		st, err := readState(m.layout, e.Name())
+		if errors.Is(err, ErrNotFound) {
+			// Being created (or a create was interrupted): not listed
+			// until it has a record.
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		s := Summary{Name: st.Name, App: st.App, Current: st.Current, Releases: len(st.Releases), Created: st.Created}
+		for _, p := range st.Ports {
+			s.Ports = append(s.Ports, p)
+		}
+		sort.Ints(s.Ports)
+		if js, err := readJournal(m.layout.JournalFile(st.Name)); err == nil && js != nil {
+			s.Pending = js.Op
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// begin validates the name, takes the instance lock and recovers an
+// interrupted operation. The caller must call the returned unlock.
+func (m *Manager) begin(ctx context.Context, name, op string) (unlock func(), rec *Recovery, err error) {
+	if err := ValidateName(name); err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(m.layout.InstancesDir(), 0o755); err != nil {
+		return nil, nil, err
+	}
+	lk, err := lockInstance(m.layout.LockFile(name), name, op)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err = m.recover(ctx, name)
+	if err != nil {
+		lk.Unlock()
+		return nil, nil, err
+	}
+	if rec != nil {
+		m.log.Info("recovered an interrupted operation", "instance", name, "op", rec.Op, "rolled_back", rec.RolledBack, "steps", rec.Steps)
+		m.emit(Event{Instance: name, Op: op, Kind: EventInfo, Message: rec.String()})
+	}
+	return lk.Unlock, rec, nil
+}
+
+func (m *Manager) recover(ctx context.Context, name string) (*Recovery, error) {
+	return recoverOperation(ctx, m.layout.JournalFile(name), m.opts.CrashAt, func(op string, params map[string]string) (*operation, error) {
+		return m.plan(ctx, name, op, params)
+	})
+}
+
+// run executes a planned operation with events and logs.
+func (m *Manager) run(ctx context.Context, name string, op *operation) error {
+	starts := map[string]time.Time{}
+	m.log.Info("operation", "instance", name, "op", op.op, "params", op.params)
+	err := runOperation(ctx, m.layout.JournalFile(name), op, m.opts.CrashAt, func(s string, done bool, err error) {
+		if !done {
+			starts[s] = time.Now()
+			m.emit(Event{Instance: name, Op: op.op, Kind: EventStep, Step: s})
+			return
+		}
+		el := time.Since(starts[s])
+		if err != nil {
+			m.log.Error("step failed", "instance", name, "op", op.op, "step", s, "err", err)
+		} else {
+			m.log.Debug("step done", "instance", name, "op", op.op, "step", s, "elapsed", el)
+		}
+		m.emit(Event{Instance: name, Op: op.op, Kind: EventStepDone, Step: s, Elapsed: el, Err: err})
+	})
+	return err
+}
+
+func releaseNumber(id string) int {
+	var n int
+	fmt.Sscanf(strings.TrimPrefix(id, "r"), "%d", &n)
+	return n
+}
