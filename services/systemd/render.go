@@ -227,7 +227,9 @@ func renderService(c *services.Component, sockets []string) Unit {
 		svc("Type", "exec")
 	}
 	svc("ExecStart", execLine(c.Command))
-	svc("ExecReload", "/bin/kill -"+sigName(c.ReloadSig())+" $MAINPID")
+	// /bin/kill is procps, not in every base system; sh's kill always is.
+	// ${MAINPID} is expanded by systemd inside the word.
+	svc("ExecReload", `/bin/sh -c "kill -s `+sigName(c.ReloadSig())+` ${MAINPID}"`)
 	if len(sockets) > 0 {
 		svc("Sockets", strings.Join(sockets, " "))
 	}

@@ -25,7 +25,7 @@ func sampleComponents(instance, user string) []services.Component {
 			Command: []string{"/bin/sh", "-c", "while :; do sleep 1; done"},
 			User:    user, Group: user,
 			StopTimeout: 3 * time.Second,
-			Relax: services.Relaxations{AllowWriteExecute: true, SystemCalls: []string{"@resources"}},
+			Relax:       services.Relaxations{AllowWriteExecute: true, SystemCalls: []string{"@resources"}},
 		},
 		{
 			Name: "api", Instance: instance,
