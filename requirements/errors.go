@@ -18,8 +18,8 @@ var (
 	// cycle, unreadable include).
 	ErrInvalidFile = errors.New("invalid requirements file")
 	// ErrIncludeCycle: a requirements file includes itself through -r/-c.
-	// It is reported together with ErrInvalidFile.
-	ErrIncludeCycle = errors.New("requirements file include cycle")
+	// It wraps ErrInvalidFile.
+	ErrIncludeCycle = fmt.Errorf("%w: include cycle", ErrInvalidFile)
 
 	// ErrUndefinedComparison: a marker compares values with an operator
 	// that is not defined for them (packaging's UndefinedComparison).

@@ -194,7 +194,7 @@ func (p *fileParser) parse(name string, constraint bool, includeErr func(error, 
 	for i, k := range p.stack {
 		if k == key {
 			chain := append(append([]string{}, p.names[i:]...), name)
-			return fail(ErrIncludeCycle, "include cycle: %s", strings.Join(chain, " -> "))
+			return fail(ErrIncludeCycle, "%s", strings.Join(chain, " -> "))
 		}
 	}
 	data, err := os.ReadFile(abs)
