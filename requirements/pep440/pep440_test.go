@@ -176,3 +176,49 @@ func TestVersionTextRoundTrip(t *testing.T) {
 		t.Errorf("Release = %v", got)
 	}
 }
+
+func TestSortIsStableAndOrdered(t *testing.T) {
+	strs := benchVersions(5000)
+	strs = append(strs, "1.0", "1.0.0", "1!0", "1.18446744073709551616", "1.18446744073709551615", "1.0.0.0")
+	vs := make([]Version, len(strs))
+	for i, s := range strs {
+		vs[i] = MustParse(s)
+	}
+	want := slices.Clone(vs)
+	slices.SortStableFunc(want, Version.Compare)
+	Sort(vs)
+	for i := range vs {
+		if vs[i].String() != want[i].String() {
+			t.Fatalf("Sort()[%d] = %s, want %s", i, vs[i], want[i])
+		}
+	}
+}
+
+func TestSortKeyAgreesWithCompare(t *testing.T) {
+	var strs []string
+	for _, s := range benchVersions(300) {
+		strs = append(strs, s)
+	}
+	strs = append(strs, "1.0", "1.0.0", "1!0", "15!1", "16!1", "17!0", "1.1048575", "1.1048576", "1.1048577.1",
+		"1.2.3.4", "1.2.3.4.5", "1.2.3.16777215", "1.2.3.16777216.1", "1.0a255", "1.0a256", "1.0a300.post1",
+		"1.0.post1023", "1.0.post1024.dev1", "1.0.dev1023", "1.0.dev1024", "1.0.post1.dev5", "1.0+local", "1.0rc1.post2.dev3")
+	vs := make([]Version, len(strs))
+	for i, s := range strs {
+		vs[i] = MustParse(s)
+	}
+	for i := range vs {
+		for j := range vs {
+			a, b := makeSortKey(&vs[i], i), makeSortKey(&vs[j], j)
+			kc := 0
+			switch {
+			case a.w0 != b.w0:
+				kc = cmpBool(a.w0 > b.w0, false)*2 - 1
+			case a.w1 != b.w1:
+				kc = cmpBool(a.w1 > b.w1, false)*2 - 1
+			}
+			if c := vs[i].Compare(vs[j]); kc != 0 && kc != c {
+				t.Fatalf("key order of %s vs %s = %d, Compare = %d", vs[i], vs[j], kc, c)
+			}
+		}
+	}
+}
