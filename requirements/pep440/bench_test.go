@@ -3,7 +3,7 @@ package pep440
 import (
 	"fmt"
 	"math/rand/v2"
-		"testing"
+	"testing"
 )
 
 // benchVersions is a deterministic mix of realistic version strings.
