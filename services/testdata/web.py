@@ -102,6 +102,10 @@ def notify(msg):
 
 def main():
     sock = listen_socket()
+    # The socket may be shared with another process of this component for
+    # a moment (a supervisor's start-new-then-stop-old restart): never block
+    # in accept() on a connection the other one took.
+    sock.setblocking(False)
     srv = Server(("127.0.0.1", 0), Handler, bind_and_activate=False)
     srv.socket.close()
     srv.socket = sock
