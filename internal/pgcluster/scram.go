@@ -5,9 +5,12 @@ import (
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // scramIterations is PostgreSQL's default scram_iterations.
@@ -71,4 +74,35 @@ func RandomPassword() (string, error) {
 		}
 	}
 	return string(out), nil
+}
+
+// SCRAMVerifierMatches reports whether a stored SCRAM-SHA-256 verifier
+// (pg_authid.rolpassword) was made from password: it recomputes the
+// verifier with the stored salt and iteration count.
+func SCRAMVerifierMatches(verifier, password string) bool {
+	rest, ok := strings.CutPrefix(verifier, "SCRAM-SHA-256$")
+	if !ok {
+		return false
+	}
+	iterSalt, _, ok := strings.Cut(rest, "$")
+	if !ok {
+		return false
+	}
+	iterStr, saltB64, ok := strings.Cut(iterSalt, ":")
+	if !ok {
+		return false
+	}
+	iter, err := strconv.Atoi(iterStr)
+	if err != nil || iter < 1 || iter > 10_000_000 {
+		return false
+	}
+	salt, err := base64.StdEncoding.DecodeString(saltB64)
+	if err != nil {
+		return false
+	}
+	again, err := scramVerifier(password, salt, iter)
+	if err != nil {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(again), []byte(verifier)) == 1
 }

@@ -1,0 +1,64 @@
+package schema
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/deploykit/deploykit/instance/account"
+)
+
+// ErrHookFailed: a migration hook exited unsuccessfully (see *HookError).
+var ErrHookFailed = errors.New("schema: migration hook failed")
+
+// HookError reports a failed hook with the end of its output.
+type HookError struct {
+	Argv   []string
+	Err    error
+	Output string // last 4 KiB of stdout+stderr
+}
+
+func (e *HookError) Error() string {
+	return fmt.Sprintf("schema: migration hook %q: %v\n%s", strings.Join(e.Argv, " "), e.Err, strings.TrimSpace(e.Output))
+}
+
+func (e *HookError) Unwrap() []error { return []error{ErrHookFailed, e.Err} }
+
+// RunHook runs an application's migration command (e.g. ["python", "-m",
+// "django", "migrate", "--noinput"]) as the instance's Unix user, with
+// the instance's environment env ("KEY=value": DATABASE_URL, the spec's
+// [env], PATH with the venv's bin first…) over account's clean base, in
+// dir. Output goes to out (may be nil) and, on failure, into the error.
+func RunHook(ctx context.Context, acct *account.Account, argv, env []string, dir string, out io.Writer) error {
+	cmd, err := acct.Command(ctx, argv, env, dir)
+	if err != nil {
+		return &HookError{Argv: argv, Err: err}
+	}
+	var tail tailBuffer
+	w := io.Writer(&tail)
+	if out != nil {
+		w = io.MultiWriter(out, &tail)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Run(); err != nil {
+		return &HookError{Argv: argv, Err: err, Output: tail.String()}
+	}
+	return nil
+}
+
+// tailBuffer keeps the last 4 KiB written to it.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	const max = 4096
+	t.b = append(t.b, p...)
+	if len(t.b) > max {
+		t.b = bytes.Clone(t.b[len(t.b)-max:])
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.b) }
