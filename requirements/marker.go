@@ -350,7 +350,7 @@ func (m Marker) EvaluateWith(env Environment, opts EvalOptions) (bool, error) {
 	if m.root == nil {
 		return true, nil
 	}
-	e := evaluator{env: env, sets: map[string]map[string]bool{}}
+	e := evaluator{env: env}
 	if opts.Context == ContextMetadata {
 		if _, ok := env["extra"]; !ok {
 			e.extraDefault = true
@@ -363,6 +363,9 @@ func (m Marker) EvaluateWith(env Environment, opts EvalOptions) (bool, error) {
 		s := make(map[string]bool, len(vals))
 		for _, v := range vals {
 			s[NormalizeName(v)] = true
+		}
+		if e.sets == nil {
+			e.sets = map[string]map[string]bool{}
 		}
 		e.sets[name] = s
 	}
@@ -521,7 +524,3 @@ func versionCompare(lhs, op, rhs string) (ok, result bool) {
 	}
 	return true, s.ContainsString(lhs, pep440.PrereleaseAllow)
 }
-
-// pyWhitespaceChars is the ASCII part of Python's whitespace plus the common
-// Unicode spaces, for trimming.
-const pyWhitespaceChars = "\t\n\v\f\r\x1c\x1d\x1e\x1f \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"

@@ -43,10 +43,19 @@ type pipView struct {
 // own parser (pip 24.x from a real interpreter, in one process) and with
 // ParseFile, and requires the same entries, options and failures.
 func TestParseFileMatchesPip(t *testing.T) {
-	py := testenv.PythonMinor(t, "3.13")
-	if err := exec.Command(py.Path, "-c", "import pip._internal.req.req_file").Run(); err != nil {
-		testenv.Skip(t, "%s has no pip: %v", py.Path, err)
+	// The newest interpreter with pip is the oracle (pip 24.x on 3.13 here).
+	var py testenv.Python
+	pythons := testenv.Pythons(t)
+	for i := len(pythons) - 1; i >= 0; i-- {
+		if exec.Command(pythons[i].Path, "-c", "import pip._internal.req.req_file").Run() == nil {
+			py = pythons[i]
+			break
+		}
 	}
+	if py.Path == "" {
+		testenv.Skip(t, "no interpreter with pip installed")
+	}
+	t.Logf("oracle: pip from %s (%s)", py.Path, py.Version)
 	dir, err := filepath.Abs(filepath.Join("testdata", "reqfiles"))
 	if err != nil {
 		t.Fatal(err)
