@@ -198,6 +198,10 @@ func (w *Writer) Close(extra map[string]string) error {
 	return w.zw.Close()
 }
 
+// Members returns the number of members written so far (the manifest
+// included, the seal not).
+func (w *Writer) Members() int { return w.chain.n }
+
 // Abort releases the compressor without writing a seal: what was written is
 // an archive every reader rejects as truncated.
 func (w *Writer) Abort() {

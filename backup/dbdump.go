@@ -1,0 +1,447 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/deploykit/deploykit/backup/archive"
+)
+
+// Catalog is db/catalog.json: what the data chunks belong to.
+type Catalog struct {
+	Tables     []Table     `json:"tables"`
+	Sequences  []Sequence  `json:"sequences,omitempty"`
+	Extensions []Extension `json:"extensions,omitempty"`
+}
+
+// Extension is an installed extension and its schema.
+type Extension struct {
+	Name   string `json:"name"`
+	Schema string `json:"schema"`
+}
+
+// Table is one table whose rows the archive holds.
+type Table struct {
+	Schema  string   `json:"schema"`
+	Name    string   `json:"name"`
+	Columns []string `json:"columns"` // in COPY order (generated columns excluded)
+}
+
+func (t Table) String() string { return t.Schema + "." + t.Name }
+
+func (t Table) copySQL(dir string) string {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = ident(c)
+	}
+	return fmt.Sprintf("COPY %s (%s) %s", ident(t.Schema, t.Name), strings.Join(cols, ", "), dir)
+}
+
+// Sequence is a sequence's value at backup time.
+type Sequence struct {
+	Schema    string `json:"schema"`
+	Name      string `json:"name"`
+	LastValue int64  `json:"last_value"`
+	IsCalled  bool   `json:"is_called"`
+}
+
+// dumper streams one database into an archive.
+type dumper struct {
+	db    Database
+	opts  *Options
+	log   *slog.Logger
+	tools pgTools
+	env   []string
+
+	conn     *pgx.Conn // holds the exported snapshot
+	snapshot string
+	info     archive.DatabaseInfo
+	catalog  Catalog
+	parts    []part
+	version  int
+}
+
+// part is one COPY of a table, or of a block range of it.
+type part struct {
+	table      int
+	from, to   int64 // block range [from, to); to < 0: open-ended; from < 0: whole table
+	estimation int64
+}
+
+func (d *dumper) prepareTools(ctx context.Context) error {
+	t, err := findPgTools(d.opts.PgBin)
+	if err != nil {
+		return err
+	}
+	d.tools = t
+	d.env, err = libpqEnv(d.db.ConnString, d.db.Name)
+	return err
+}
+
+const tablesSQL = `
+SELECT n.nspname, c.relname, pg_relation_size(c.oid) / current_setting('block_size')::int8,
+  array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
+        AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND c.relpersistence <> 't'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
+  AND n.nspname NOT LIKE 'pg\_temp\_%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_class'::regclass
+                  AND dep.objid = c.oid AND dep.deptype = 'e')
+ORDER BY 3 DESC, 1, 2`
+
+const sequencesSQL = `
+SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_class'::regclass
+                  AND dep.objid = c.oid AND dep.deptype = 'e')
+ORDER BY 1, 2`
+
+// begin opens the snapshot transaction, locks the tables and reads the
+// catalog. The snapshot stays open until close.
+func (d *dumper) begin(ctx context.Context) error {
+	conn, err := connect(ctx, d.db.ConnString, d.db.Name)
+	if err != nil {
+		return err
+	}
+	d.conn = conn
+	fail := func(err error) error {
+		return fmt.Errorf("backup: database %s: %w", d.db.Name, err)
+	}
+	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
+		return fail(err)
+	}
+	var large bool
+	if err := conn.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('server_version_num')::int,
+		pg_encoding_to_char(encoding), EXISTS (SELECT 1 FROM pg_largeobject_metadata)
+		FROM pg_database WHERE datname = current_database()`).Scan(&d.info.ServerVersion, &d.version, &d.info.Encoding, &large); err != nil {
+		return fail(err)
+	}
+	d.info.Name = d.db.Name
+	if large {
+		return fail(ErrLargeObjects)
+	}
+	rows, err := conn.Query(ctx, tablesSQL)
+	if err != nil {
+		return fail(err)
+	}
+	var pages []int64
+	for rows.Next() {
+		var t Table
+		var n int64
+		if err := rows.Scan(&t.Schema, &t.Name, &n, &t.Columns); err != nil {
+			return fail(err)
+		}
+		d.catalog.Tables = append(d.catalog.Tables, t)
+		pages = append(pages, n)
+	}
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	// Lock like pg_dump: a concurrent rewrite (VACUUM FULL, CLUSTER, ALTER
+	// TABLE) must wait until the rows are out.
+	for i := 0; i < len(d.catalog.Tables); i += 500 {
+		var names []string
+		for _, t := range d.catalog.Tables[i:min(i+500, len(d.catalog.Tables))] {
+			names = append(names, ident(t.Schema, t.Name))
+		}
+		if _, err := conn.Exec(ctx, "LOCK TABLE "+strings.Join(names, ", ")+" IN ACCESS SHARE MODE"); err != nil {
+			return fail(err)
+		}
+	}
+	if err := conn.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&d.snapshot); err != nil {
+		return fail(err)
+	}
+	emit(d.opts.OnEvent, Event{Kind: "snapshot", Path: d.db.Name})
+	srows, err := conn.Query(ctx, sequencesSQL)
+	if err != nil {
+		return fail(err)
+	}
+	seqs, err := pgx.CollectRows(srows, func(r pgx.CollectableRow) (Sequence, error) {
+		var s Sequence
+		return s, r.Scan(&s.Schema, &s.Name)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	for _, s := range seqs {
+		if err := conn.QueryRow(ctx, "SELECT last_value, is_called FROM "+ident(s.Schema, s.Name)).Scan(&s.LastValue, &s.IsCalled); err != nil {
+			return fail(err)
+		}
+		d.catalog.Sequences = append(d.catalog.Sequences, s)
+	}
+	erows, err := conn.Query(ctx, `SELECT e.extname::text, n.nspname::text FROM pg_extension e
+		JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname <> 'plpgsql' ORDER BY 1`)
+	if err != nil {
+		return fail(err)
+	}
+	if d.catalog.Extensions, err = pgx.CollectRows(erows, func(r pgx.CollectableRow) (Extension, error) {
+		var e Extension
+		return e, r.Scan(&e.Name, &e.Schema)
+	}); err != nil {
+		return fail(err)
+	}
+	d.plan(pages)
+	return nil
+}
+
+// plan splits the tables into COPY parts: a table larger than a fair share
+// of the total is cut into block ranges (TID range scans, PostgreSQL 14+),
+// so one large table keeps every connection busy. Largest parts first.
+func (d *dumper) plan(pages []int64) {
+	var total int64
+	for _, p := range pages {
+		total += p
+	}
+	jobs := int64(d.opts.jobs())
+	share := total / (jobs * 4)
+	minSplit := d.opts.splitPages
+	if minSplit == 0 {
+		minSplit = 16384 // 128 MiB of 8 KiB blocks
+	}
+	for i, p := range pages {
+		if d.version < 140000 || p < minSplit || p <= share || share == 0 {
+			d.parts = append(d.parts, part{table: i, from: -1, estimation: p})
+			continue
+		}
+		n := min((p+share-1)/share, jobs*4)
+		step := (p + n - 1) / n
+		for from := int64(0); from < p; from += step {
+			to := from + step
+			if to >= p {
+				to = -1 // rows in blocks added since are invisible to the snapshot, but be safe
+			}
+			d.parts = append(d.parts, part{table: i, from: from, to: to, estimation: step})
+		}
+	}
+	// Stable largest-first so the last parts to finish are small.
+	for i := 1; i < len(d.parts); i++ {
+		for j := i; j > 0 && d.parts[j].estimation > d.parts[j-1].estimation; j-- {
+			d.parts[j], d.parts[j-1] = d.parts[j-1], d.parts[j]
+		}
+	}
+}
+
+func (d *dumper) close() {
+	if d.conn != nil {
+		ctx := context.Background()
+		d.conn.Exec(ctx, "COMMIT")
+		d.conn.Close(ctx)
+		d.conn = nil
+	}
+}
+
+// chunk is a finished database member on its way to the archive writer.
+type chunk struct {
+	name string
+	data *bytes.Buffer
+	sum  [32]byte
+	rows int64
+}
+
+// run writes the catalog, the schema and the rows.
+func (d *dumper) run(ctx context.Context, aw *archive.Writer, res *Result) error {
+	cat, err := json.MarshalIndent(d.catalog, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := aw.AddBytes("db/catalog.json", cat, nil); err != nil {
+		return err
+	}
+	if err := d.dumpSchema(ctx, aw); err != nil {
+		return err
+	}
+	res.Tables = len(d.catalog.Tables)
+
+	chunkSize := d.opts.chunk()
+	jobs := d.opts.jobs()
+	pool := sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, chunkSize+64<<10)) }}
+	out := make(chan chunk, jobs)
+	work := make(chan part)
+	g, gctx := errgroup.WithContext(ctx)
+	seq := make([]int64, len(d.catalog.Tables)) // next chunk number per table
+	var seqMu sync.Mutex
+	nextName := func(t int) string {
+		seqMu.Lock()
+		defer seqMu.Unlock()
+		n := seq[t]
+		seq[t]++
+		return fmt.Sprintf("db/data/%d/%06d", t, n)
+	}
+	g.Go(func() error {
+		defer close(work)
+		for _, p := range d.parts {
+			select {
+			case work <- p:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	var workers sync.WaitGroup
+	for range jobs {
+		workers.Add(1)
+		g.Go(func() error {
+			defer workers.Done()
+			conn, err := connect(gctx, d.db.ConnString, d.db.Name)
+			if err != nil {
+				return err
+			}
+			defer conn.Close(context.Background())
+			if _, err := conn.Exec(gctx, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
+				return err
+			}
+			if _, err := conn.Exec(gctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(d.snapshot)); err != nil {
+				return fmt.Errorf("backup: importing snapshot: %w", err)
+			}
+			for p := range work {
+				if err := d.copyPart(gctx, conn, p, chunkSize, &pool, out, nextName); err != nil {
+					return err
+				}
+			}
+			_, err = conn.Exec(gctx, "COMMIT")
+			return err
+		})
+	}
+	go func() {
+		workers.Wait()
+		close(out)
+	}()
+	var werr error
+	for c := range out {
+		if werr == nil {
+			werr = aw.AddFile(c.name, 0o644, timeZero, int64(c.data.Len()), c.sum, bytes.NewReader(c.data.Bytes()),
+				map[string]string{"rows": strconv.FormatInt(c.rows, 10)})
+			if werr != nil {
+				// Stop the producers; keep draining so none blocks.
+				g.Go(func() error { return werr })
+			}
+			res.Rows += c.rows
+			res.Bytes += int64(c.data.Len())
+		}
+		c.data.Reset()
+		pool.Put(c.data)
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("backup: database %s: %w", d.db.Name, err)
+	}
+	return werr
+}
+
+// rowChunker receives COPY data (the server sends exactly one row per
+// CopyData message, and pgconn hands each to one Write), so cutting between
+// writes cuts between rows.
+type rowChunker struct {
+	buf   *bytes.Buffer
+	rows  int64
+	size  int
+	flush func() error
+}
+
+func (w *rowChunker) Write(p []byte) (int, error) {
+	if w.buf.Len() > 0 && w.buf.Len()+len(p) > w.size {
+		if err := w.flush(); err != nil {
+			return 0, err
+		}
+	}
+	w.buf.Write(p)
+	w.rows++
+	return len(p), nil
+}
+
+func (d *dumper) copyPart(ctx context.Context, conn *pgx.Conn, p part, size int, pool *sync.Pool, out chan<- chunk, nextName func(int) string) error {
+	t := d.catalog.Tables[p.table]
+	w := &rowChunker{buf: pool.Get().(*bytes.Buffer), size: size}
+	var rows int64
+	w.flush = func() error {
+		c := chunk{name: nextName(p.table), data: w.buf, rows: w.rows, sum: sha256.Sum256(w.buf.Bytes())}
+		rows += w.rows
+		select {
+		case out <- c:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		w.buf, w.rows = pool.Get().(*bytes.Buffer), 0
+		return nil
+	}
+	sql := t.copySQL("TO STDOUT")
+	if p.from >= 0 {
+		cols := make([]string, len(t.Columns))
+		for i, c := range t.Columns {
+			cols[i] = ident(c)
+		}
+		where := fmt.Sprintf("ctid >= '(%d,0)'::tid", p.from)
+		if p.to >= 0 {
+			where += fmt.Sprintf(" AND ctid < '(%d,0)'::tid", p.to)
+		}
+		sql = fmt.Sprintf("COPY (SELECT %s FROM ONLY %s WHERE %s) TO STDOUT", strings.Join(cols, ", "), ident(t.Schema, t.Name), where)
+	}
+	if _, err := conn.PgConn().CopyTo(ctx, w, sql); err != nil {
+		return fmt.Errorf("table %s: %w", t, err)
+	}
+	if w.buf.Len() > 0 {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	} else {
+		pool.Put(w.buf)
+	}
+	emit(d.opts.OnEvent, Event{Kind: "table", Path: t.String(), Rows: rows})
+	return nil
+}
+
+// dumpSchema runs pg_dump --schema-only under the snapshot and stores its
+// output in chunks.
+func (d *dumper) dumpSchema(ctx context.Context, aw *archive.Writer) error {
+	cmd := exec.CommandContext(ctx, d.tools.dump, "--format=custom", "--compress=0", "--schema-only",
+		"--snapshot="+d.snapshot, "--no-sync")
+	cmd.Env = d.env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("backup: pg_dump: %w", err)
+	}
+	buf := make([]byte, d.opts.chunk())
+	var werr error
+	for i := 0; ; i++ {
+		n, rerr := io.ReadFull(stdout, buf)
+		if n > 0 && werr == nil {
+			werr = aw.AddBytes(fmt.Sprintf("db/schema/%06d", i), buf[:n], nil)
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			werr = errors.Join(werr, rerr)
+			break
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("backup: pg_dump: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	emit(d.opts.OnEvent, Event{Kind: "schema", Path: d.db.Name})
+	return werr
+}
+
+var timeZero time.Time
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -1,0 +1,484 @@
+package backup
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/deploykit/deploykit/backup/archive"
+)
+
+// dbLoader fills a fresh database under a temporary name from an archive's
+// db/ members, then swaps it in (or, scratch, checks and drops it).
+type dbLoader struct {
+	db      Database
+	jobs    int
+	pgBin   string
+	tempDir string
+	scratch bool
+	log     *slog.Logger
+	onEvent func(Event)
+
+	tools    pgTools
+	env      []string // libpq environment for the temporary database
+	maint    string   // maintenance database to administer from
+	tmpName  string
+	created  bool
+	catalog  *Catalog
+	man      *archive.Manifest
+	schema   *os.File
+	list     string // pg_restore -L file
+	preDone  bool
+	work     chan loadJob
+	g        *errgroup.Group
+	gctx     context.Context
+	pool     sync.Pool
+	mu       sync.Mutex
+	loaded   []int64
+	finished bool
+}
+
+type loadJob struct {
+	table int
+	rows  int64
+	buf   *bytes.Buffer
+}
+
+func (l *dbLoader) fail(err error) error {
+	return fmt.Errorf("backup: restoring database %s: %w", l.db.Name, err)
+}
+
+func (l *dbLoader) admin(ctx context.Context) (*pgx.Conn, error) {
+	return connect(ctx, l.db.ConnString, l.maint)
+}
+
+// start creates the temporary database (dropping ones a crashed restore
+// left behind).
+func (l *dbLoader) start(ctx context.Context, cat *Catalog, man *archive.Manifest) error {
+	l.catalog, l.man = cat, man
+	var err error
+	if l.tools, err = findPgTools(l.pgBin); err != nil {
+		return err
+	}
+	cfg, err := pgx.ParseConfig(l.db.ConnString)
+	if err != nil {
+		return l.fail(err)
+	}
+	if l.db.Owner == "" {
+		l.db.Owner = cfg.User
+	}
+	base := l.db.Name
+	if l.scratch {
+		base = "dkverify"
+	}
+	if len(base) > 40 {
+		base = base[:40]
+	}
+	prefix := base + "_dkr_"
+	if l.scratch {
+		prefix = base + "_"
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	l.tmpName = prefix + hex.EncodeToString(b)
+	l.maint = cfg.Database
+	if l.maint == "" || l.maint == l.db.Name {
+		l.maint = "postgres"
+	}
+	if l.env, err = libpqEnv(l.db.ConnString, l.tmpName); err != nil {
+		return err
+	}
+	conn, err := l.admin(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if !l.scratch {
+		rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1)
+			AND length(datname) = length($1) + 8`, prefix)
+		if err != nil {
+			return l.fail(err)
+		}
+		stale, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return l.fail(err)
+		}
+		for _, s := range stale {
+			l.log.Info("backup: dropping a temporary database a failed restore left", "database", s)
+			if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(s)+" WITH (FORCE)"); err != nil {
+				return l.fail(err)
+			}
+		}
+	}
+	sql := "CREATE DATABASE " + ident(l.tmpName) + " OWNER " + ident(l.db.Owner) + " TEMPLATE template0"
+	if enc := man.Database.Encoding; enc != "" {
+		sql += " ENCODING " + quoteLiteral(enc)
+	}
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return l.fail(err)
+	}
+	l.created = true
+	tc, err := connect(ctx, l.db.ConnString, l.tmpName)
+	if err != nil {
+		return err
+	}
+	defer tc.Close(context.Background())
+	// Extensions are created by the admin (the owner may not be allowed
+	// to); pg_dump's CREATE EXTENSION IF NOT EXISTS then does nothing. Only
+	// those living in schemas that exist before pre-data.
+	for _, e := range cat.Extensions {
+		if e.Schema != "public" && e.Schema != "pg_catalog" {
+			continue
+		}
+		if _, err := tc.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS "+ident(e.Name)+" WITH SCHEMA "+ident(e.Schema)); err != nil {
+			return l.fail(fmt.Errorf("extension %s: %w", e.Name, err))
+		}
+	}
+	f, err := os.CreateTemp(l.tempDir, "deploykit-restore-schema-*")
+	if err != nil {
+		return l.fail(err)
+	}
+	l.schema = f
+	l.loaded = make([]int64, len(cat.Tables))
+	return nil
+}
+
+func (l *dbLoader) schemaChunk(r io.Reader) error {
+	if _, err := io.Copy(l.schema, r); err != nil {
+		return l.fail(err)
+	}
+	return nil
+}
+
+// preData restores the schema's pre-data section and starts the COPY
+// workers.
+func (l *dbLoader) preData(ctx context.Context) error {
+	l.preDone = true
+	if err := l.schema.Sync(); err != nil {
+		return l.fail(err)
+	}
+	if err := l.writeList(ctx); err != nil {
+		return err
+	}
+	if err := l.pgRestore(ctx, "pre-data", 1); err != nil {
+		return err
+	}
+	emit(l.onEvent, Event{Kind: "schema", Path: l.tmpName})
+	l.pool.New = func() any { return new(bytes.Buffer) }
+	l.work = make(chan loadJob, l.jobs)
+	l.g, l.gctx = errgroup.WithContext(ctx)
+	for range l.jobs {
+		l.g.Go(func() error { return l.worker(l.gctx) })
+	}
+	return nil
+}
+
+// writeList writes the pg_restore table of contents minus the comments on
+// extensions (owned by the admin, not the target role).
+func (l *dbLoader) writeList(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, l.tools.restore, "--list", l.schema.Name()).Output()
+	if err != nil {
+		return l.fail(fmt.Errorf("pg_restore --list: %w", err))
+	}
+	var keep bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), " COMMENT - EXTENSION ") {
+			continue
+		}
+		keep.Write(sc.Bytes())
+		keep.WriteByte('\n')
+	}
+	l.list = l.schema.Name() + ".list"
+	return os.WriteFile(l.list, keep.Bytes(), 0o600)
+}
+
+func (l *dbLoader) pgRestore(ctx context.Context, section string, jobs int) error {
+	args := []string{"--section=" + section, "--no-owner", "--no-privileges", "--role=" + l.db.Owner,
+		"--exit-on-error", "--use-list=" + l.list, "--dbname=" + l.tmpName}
+	if jobs > 1 {
+		args = append(args, fmt.Sprintf("--jobs=%d", jobs))
+	} else {
+		args = append(args, "--single-transaction")
+	}
+	if err := runTool(ctx, l.env, l.tools.restore, append(args, l.schema.Name())...); err != nil {
+		return l.fail(err)
+	}
+	return nil
+}
+
+func (l *dbLoader) worker(ctx context.Context) error {
+	conn, err := connect(ctx, l.db.ConnString, l.tmpName)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "SET ROLE "+ident(l.db.Owner)+"; SET synchronous_commit TO off"); err != nil {
+		return l.fail(err)
+	}
+	for j := range l.work {
+		t := l.catalog.Tables[j.table]
+		tag, err := conn.PgConn().CopyFrom(ctx, bytes.NewReader(j.buf.Bytes()), t.copySQL("FROM STDIN"))
+		l.pool.Put(j.buf)
+		if err != nil {
+			return l.fail(fmt.Errorf("table %s: %w", t, err))
+		}
+		if tag.RowsAffected() != j.rows {
+			return l.fail(fmt.Errorf("table %s: %w: a chunk loaded %d rows, the archive says %d", t, ErrRowCount, tag.RowsAffected(), j.rows))
+		}
+		l.mu.Lock()
+		l.loaded[j.table] += j.rows
+		l.mu.Unlock()
+	}
+	return nil
+}
+
+func (l *dbLoader) dataChunk(ctx context.Context, table int, size, rows int64, r io.Reader) error {
+	if !l.preDone {
+		if err := l.preData(ctx); err != nil {
+			return err
+		}
+	}
+	buf := l.pool.Get().(*bytes.Buffer)
+	if err := readChunk(buf, r, size); err != nil {
+		return err
+	}
+	select {
+	case l.work <- loadJob{table: table, rows: rows, buf: buf}:
+		return nil
+	case <-l.gctx.Done():
+		l.pool.Put(buf)
+		err := l.g.Wait()
+		if err == nil {
+			err = l.gctx.Err()
+		}
+		return err
+	}
+}
+
+// finish waits for the rows, then restores post-data and sequences; in
+// scratch mode it compares row counts and drops the database.
+func (l *dbLoader) finish(ctx context.Context, want []int64) error {
+	if !l.preDone {
+		if err := l.preData(ctx); err != nil {
+			return err
+		}
+	}
+	close(l.work)
+	l.finished = true
+	if err := l.g.Wait(); err != nil {
+		return err
+	}
+	emit(l.onEvent, Event{Kind: "data-restored", Path: l.tmpName})
+	if err := l.pgRestore(ctx, "post-data", l.jobs); err != nil {
+		return err
+	}
+	emit(l.onEvent, Event{Kind: "post-data", Path: l.tmpName})
+	conn, err := connect(ctx, l.db.ConnString, l.tmpName)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	for _, s := range l.catalog.Sequences {
+		if _, err := conn.Exec(ctx, "SELECT pg_catalog.setval($1::regclass, $2, $3)", ident(s.Schema, s.Name), s.LastValue, s.IsCalled); err != nil {
+			return l.fail(fmt.Errorf("sequence %s.%s: %w", s.Schema, s.Name, err))
+		}
+	}
+	for i, t := range l.catalog.Tables {
+		if l.loaded[i] != want[i] {
+			return l.fail(fmt.Errorf("table %s: %w: loaded %d rows, the archive has %d", t, ErrRowCount, l.loaded[i], want[i]))
+		}
+		if l.scratch {
+			var n int64
+			if err := conn.QueryRow(ctx, "SELECT count(*) FROM ONLY "+ident(t.Schema, t.Name)).Scan(&n); err != nil {
+				return l.fail(err)
+			}
+			if n != want[i] {
+				return l.fail(fmt.Errorf("table %s: %w: %d rows after restore, the archive has %d", t, ErrRowCount, n, want[i]))
+			}
+		}
+	}
+	return nil
+}
+
+// swap replaces the target database by the restored one: settings and ACL
+// of the old database are carried over, then both renames happen in one
+// transaction, then the old database is dropped. In scratch mode the
+// database is dropped instead.
+func (l *dbLoader) swap(ctx context.Context) error {
+	defer l.cleanupFiles()
+	if l.scratch {
+		l.abort()
+		return nil
+	}
+	conn, err := l.admin(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", l.db.Name).Scan(&exists); err != nil {
+		return l.fail(err)
+	}
+	if exists {
+		if err := l.copyDatabaseSettings(ctx, conn); err != nil {
+			return err
+		}
+	}
+	old := l.tmpName + "_old"
+	var lastErr error
+	for attempt := 0; attempt < 10; attempt++ {
+		if exists {
+			if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", l.db.Name); err != nil {
+				return l.fail(err)
+			}
+		}
+		lastErr = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if exists {
+				if _, err := tx.Exec(ctx, "ALTER DATABASE "+ident(l.db.Name)+" RENAME TO "+ident(old)); err != nil {
+					return err
+				}
+			}
+			_, err := tx.Exec(ctx, "ALTER DATABASE "+ident(l.tmpName)+" RENAME TO "+ident(l.db.Name))
+			return err
+		})
+		if lastErr == nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+	}
+	if lastErr != nil {
+		return l.fail(fmt.Errorf("swapping in the restored database: %w", lastErr))
+	}
+	l.created = false
+	emit(l.onEvent, Event{Kind: "swap", Path: l.db.Name})
+	if exists {
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(old)+" WITH (FORCE)"); err != nil {
+			// The restore succeeded; the old copy lingers under its name.
+			l.log.Warn("backup: dropping the replaced database failed", "database", old, "err", err)
+		}
+	}
+	return nil
+}
+
+// copyDatabaseSettings gives the new database the old one's per-database
+// settings (ALTER DATABASE … SET) and ACL (e.g. CONNECT revoked from
+// PUBLIC), so restoring does not loosen the target's isolation.
+func (l *dbLoader) copyDatabaseSettings(ctx context.Context, conn *pgx.Conn) error {
+	rows, err := conn.Query(ctx, `SELECT coalesce(r.rolname, ''), unnest(s.setconfig)
+		FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+		LEFT JOIN pg_roles r ON r.oid = s.setrole WHERE d.datname = $1`, l.db.Name)
+	if err != nil {
+		return l.fail(err)
+	}
+	type setting struct{ role, kv string }
+	settings, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (setting, error) {
+		var s setting
+		return s, r.Scan(&s.role, &s.kv)
+	})
+	if err != nil {
+		return l.fail(err)
+	}
+	for _, s := range settings {
+		k, v, _ := strings.Cut(s.kv, "=")
+		sql := "ALTER DATABASE " + ident(l.tmpName) + " SET " + ident(k) + " TO " + quoteLiteral(v)
+		if s.role != "" {
+			sql = "ALTER ROLE " + ident(s.role) + " IN DATABASE " + ident(l.tmpName) + " SET " + ident(k) + " TO " + quoteLiteral(v)
+		}
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return l.fail(fmt.Errorf("carrying setting %s: %w", s.kv, err))
+		}
+	}
+	var hasACL bool
+	if err := conn.QueryRow(ctx, "SELECT datacl IS NOT NULL FROM pg_database WHERE datname = $1", l.db.Name).Scan(&hasACL); err != nil {
+		return l.fail(err)
+	}
+	if !hasACL {
+		return nil
+	}
+	arows, err := conn.Query(ctx, `SELECT coalesce(r.rolname, ''), a.privilege_type, a.is_grantable
+		FROM pg_database d, aclexplode(d.datacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+		WHERE d.datname = $1 AND a.grantee <> d.datdba`, l.db.Name)
+	if err != nil {
+		return l.fail(err)
+	}
+	type grant struct {
+		role, priv string
+		option     bool
+	}
+	grants, err := pgx.CollectRows(arows, func(r pgx.CollectableRow) (grant, error) {
+		var g grant
+		return g, r.Scan(&g.role, &g.priv, &g.option)
+	})
+	if err != nil {
+		return l.fail(err)
+	}
+	if _, err := conn.Exec(ctx, "REVOKE ALL ON DATABASE "+ident(l.tmpName)+" FROM PUBLIC"); err != nil {
+		return l.fail(err)
+	}
+	for _, g := range grants {
+		to := "PUBLIC"
+		if g.role != "" {
+			to = ident(g.role)
+		}
+		sql := "GRANT " + g.priv + " ON DATABASE " + ident(l.tmpName) + " TO " + to
+		if g.option {
+			sql += " WITH GRANT OPTION"
+		}
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return l.fail(fmt.Errorf("carrying database grant: %w", err))
+		}
+	}
+	return nil
+}
+
+// abort stops the workers and drops the temporary database.
+func (l *dbLoader) abort() {
+	if l.work != nil && !l.finished {
+		l.finished = true
+		close(l.work)
+		l.g.Wait()
+	}
+	l.cleanupFiles()
+	if !l.created {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := l.admin(ctx)
+	if err != nil {
+		l.log.Warn("backup: cannot drop the temporary database", "database", l.tmpName, "err", err)
+		return
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(l.tmpName)+" WITH (FORCE)"); err != nil {
+		l.log.Warn("backup: cannot drop the temporary database", "database", l.tmpName, "err", err)
+		return
+	}
+	l.created = false
+}
+
+func (l *dbLoader) cleanupFiles() {
+	if l.schema != nil {
+		l.schema.Close()
+		os.Remove(l.schema.Name())
+		if l.list != "" {
+			os.Remove(l.list)
+		}
+		l.schema = nil
+	}
+}

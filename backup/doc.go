@@ -1,0 +1,63 @@
+// Package backup makes, checks and restores an instance's backup: its
+// PostgreSQL database, its data directories and the identity of what was
+// running (spec, release, lock), in one archive file (".dkb") that can be
+// written to any io.Writer and read from any io.Reader.
+//
+// The container — zstd-compressed tar, a leading manifest, a SHA-256 in
+// every member's header, a trailing seal — is specified in package
+// backup/archive. This package fills it:
+//
+//	deploykit/manifest.json   archive.Manifest (instance, spec, release, lock, server version)
+//	files/NAME/...            each captured directory (Options.Dirs), in lexical order
+//	db/catalog.json           tables (name, columns), sequence values, extensions
+//	db/schema/NNNNNN          pg_dump --format=custom --schema-only, in chunks
+//	db/data/T/NNNNNN          rows of table T (index into the catalog) in COPY text
+//	                          format, whole rows only, at most ChunkSize bytes each
+//	                          (unless one row is larger), pax record DEPLOYKIT.rows
+//	deploykit/seal.json
+//
+// Rules this package adds to the container's (Restore and Check enforce them):
+//
+//   - db/catalog.json comes before every other db/ member, and all
+//     db/schema/ chunks come, in order, before any db/data/ chunk.
+//   - A db/data/T chunk names a table of the catalog and carries a
+//     non-negative DEPLOYKIT.rows record.
+//   - files/NAME members exist only for names listed in the manifest's dirs.
+//
+// # Database: one snapshot, parallel streams
+//
+// A backup opens a REPEATABLE READ transaction, locks every table in ACCESS
+// SHARE mode (as pg_dump does, so no rewrite can pull rows from under the
+// snapshot) and exports its snapshot (pg_export_snapshot). pg_dump dumps the
+// schema under that snapshot (--snapshot), and Jobs connections that import
+// it (SET TRANSACTION SNAPSHOT) stream table data with COPY TO, large tables
+// split into block ranges (ctid ranges, PostgreSQL 14+) so one big table
+// uses every connection. The database stays fully usable meanwhile.
+//
+// Restore never touches the target database until everything is in place:
+// a fresh database under a temporary name, owned by the target role, gets
+// the pre-data schema (pg_restore --no-owner --no-privileges
+// --role=OWNER, so the target role owns every object whatever role owned
+// it in the source), the rows through parallel COPY FROM, then post-data
+// (indexes, constraints, triggers; pg_restore -j) and sequence values. Only
+// after the whole archive verified (seal included) is the old database
+// renamed away and the new one renamed in, in one transaction, and the old
+// one dropped. The target keeps its own roles and passwords (roles are never
+// dumped), its database-level settings and its database ACL. GRANTs inside
+// the source database to other roles are not carried: roles are global to
+// a server and the target server need not have them.
+//
+// # Files: copy, then verify
+//
+// Each regular file is copied to a spool (memory for small files, a
+// temporary file otherwise) while hashed; afterwards the file is stat'ed
+// again: if size, modification or change time, or inode differ, the file
+// changed while being read and the copy is retried (Options.Retries); a file
+// that never holds still fails the backup rather than being stored torn.
+// Options.Quiesce lets the caller pause writers around the capture.
+// Restore extracts each directory into a new directory beside the target,
+// and swaps it in with one atomic rename (renameat2 RENAME_EXCHANGE) after
+// the database swap; the old content is removed only then.
+//
+// Retention (which archives to keep) is package backup/retention.
+package backup
