@@ -186,32 +186,62 @@ func (fl *follower) Read(p []byte) (int, error) {
 		if !fl.follow {
 			return 0, io.EOF
 		}
-		// At the end: was the file rotated away under us?
-		if st, err := os.Stat(fl.path); err == nil {
-			cur, _ := fl.f.Stat()
-			if cur != nil && !sameFile(cur, st) {
-				nf, err := os.Open(fl.path)
-				if err == nil {
-					// Drain what is left of the old file first.
-					if n, _ := fl.f.Read(p); n > 0 {
-						nf.Close()
-						return n, nil
-					}
-					fl.f.Close()
-					fl.f = nf
-					continue
-				}
+		// At the end: was the file rotated away under us? Then go on with
+		// its successor (path.N … path.1, path), so no rotated file is
+		// skipped even if several rotations happened since the last look.
+		if next := fl.successor(); next != nil {
+			if n, _ := fl.f.Read(p); n > 0 {
+				next.Close()
+				return n, nil
 			}
+			fl.f.Close()
+			fl.f = next
+			continue
 		}
 		fl.mu.Unlock()
 		select {
 		case <-fl.ctx.Done():
 			fl.mu.Lock()
 			return 0, io.EOF
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 		fl.mu.Lock()
 	}
+}
+
+// successor opens the log file written after the one being read, or
+// returns nil when that is still the current file.
+func (fl *follower) successor() *os.File {
+	cur, err := fl.f.Stat()
+	if err != nil {
+		return nil
+	}
+	if st, err := os.Stat(fl.path); err == nil && sameFile(cur, st) {
+		return nil
+	}
+	// Oldest first: path.N, …, path.1, path.
+	var chain []string
+	for i := 1; ; i++ {
+		p := fmt.Sprintf("%s.%d", fl.path, i)
+		if _, err := os.Stat(p); err != nil {
+			break
+		}
+		chain = append([]string{p}, chain...)
+	}
+	chain = append(chain, fl.path)
+	pos := -1
+	for i, p := range chain {
+		if st, err := os.Stat(p); err == nil && sameFile(cur, st) {
+			pos = i
+		}
+	}
+	// Our file is gone (rotated out): everything left is newer.
+	for _, p := range chain[pos+1:] {
+		if f, err := os.Open(p); err == nil {
+			return f
+		}
+	}
+	return nil
 }
 
 func sameFile(a, b os.FileInfo) bool {

@@ -265,7 +265,9 @@ func get(url string) (string, error) {
 func TestTwoSupervisorsAreIndependent(t *testing.T) {
 	a, b := freePort(t), freePort(t)
 	sockA, stopA := runSup(t, Options{Instance: "a", Components: []services.Component{webComponent(t, "a", a)}, Dir: t.TempDir(), Autostart: true})
-	sockB, _ := runSup(t, Options{Instance: "b", Components: []services.Component{webComponent(t, "b", b)}, Dir: t.TempDir(), Autostart: true})
+	webB := webComponent(t, "b", b)
+	webB.Ready = services.Readiness{Kind: services.ReadyHTTP, Path: "/"}
+	sockB, _ := runSup(t, Options{Instance: "b", Components: []services.Component{webB}, Dir: t.TempDir(), Autostart: true})
 	for _, addr := range []string{a, b} {
 		if out, err := get("http://" + addr + "/"); err != nil || !strings.HasPrefix(out, "ok ") {
 			t.Fatalf("%s: %q %v", addr, out, err)
