@@ -31,6 +31,12 @@ type markerItem struct {
 	lhs markerVar
 	op  string
 	rhs markerVar
+
+	// For `version_variable op "literal"`, the specifier op+literal is
+	// parsed once at parse time: spec is nil when it is not a valid
+	// specifier (string comparison applies). specDone says it was done.
+	spec     *pep440.Specifier
+	specDone bool
 }
 
 type markerVar struct {
@@ -55,6 +61,7 @@ func ParseMarker(s string) (Marker, error) {
 		return Marker{}, p.errorf(p.t.pos, "Expected end of marker expression")
 	}
 	normalizeExtras(l)
+	prepare(l)
 	return Marker{root: l}, nil
 }
 
@@ -197,6 +204,23 @@ func (p *parser) markerOp() (string, error) {
 		return op, nil
 	}
 	return "", p.errorf(p.t.pos, "Expected marker operator, one of <=, <, !=, ==, >=, >, ~=, ===, in, not in")
+}
+
+// prepare precomputes the version specifiers of comparisons whose variable
+// is on the left, so evaluation does not parse them again.
+func prepare(l *markerList) {
+	for i := range l.atoms {
+		a := &l.atoms[i]
+		if a.group != nil {
+			prepare(a.group)
+			continue
+		}
+		it := a.item
+		if it.lhs.isVar && !it.rhs.isVar && isVersionVariable(it.lhs.value) {
+			it.spec = versionSpecifier(it.op, it.rhs.value)
+			it.specDone = true
+		}
+	}
 }
 
 // normalizeExtras applies packaging's _normalize_extra_values: literals
@@ -475,8 +499,12 @@ func (e *evaluator) item(it *markerItem) (bool, error) {
 			Msg: "undefined " + it.op + " on a set-valued marker"}
 	}
 	if isVersionVariable(key) {
-		if ok, res := versionCompare(lhs, it.op, rhs); ok {
-			return res, nil
+		spec := it.spec
+		if !it.specDone || !it.lhs.isVar {
+			spec = versionSpecifier(it.op, rhs)
+		}
+		if spec != nil {
+			return spec.ContainsString(lhs, pep440.PrereleaseAllow), nil
 		}
 	}
 	switch it.op {
@@ -507,20 +535,20 @@ func itemString(it *markerItem) string {
 	return b.String()
 }
 
-// versionCompare applies `op rhs` as a PEP 440 specifier to lhs, as
-// packaging does when Specifier(op+rhs) is valid; ok is false when it is
-// not, and the caller falls back to string comparison.
-func versionCompare(lhs, op, rhs string) (ok, result bool) {
+// versionSpecifier returns op+rhs as a PEP 440 specifier when packaging's
+// Specifier(op+rhs) accepts it, else nil (the comparison is then a string
+// comparison).
+func versionSpecifier(op, rhs string) *pep440.Specifier {
 	if op == "in" || op == "not in" || strings.Contains(rhs, ",") {
-		return false, false
+		return nil
 	}
 	spec := op + rhs
 	if !specifierFullRe.MatchString(spec) {
-		return false, false
+		return nil
 	}
 	s, err := pep440.ParseSpecifier(spec)
 	if err != nil {
-		return false, false
+		return nil
 	}
-	return true, s.ContainsString(lhs, pep440.PrereleaseAllow)
+	return &s
 }

@@ -115,6 +115,7 @@ func (p *parser) requirement() (Requirement, error) {
 	r.Specifiers = ss
 	if marker != nil {
 		normalizeExtras(marker)
+		prepare(marker)
 		r.Marker = &Marker{root: marker}
 	}
 	r.setExtras(extras)
