@@ -1,0 +1,180 @@
+package venv
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func dist(t testing.TB, name, version, wheel string) Distribution {
+	sum, err := fileSHA256(wheel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Distribution{Name: name, Version: version, Wheel: wheel, SHA256: sum}
+}
+
+func names(ds []Dist) string {
+	var s []string
+	for _, d := range ds {
+		s = append(s, canonicalName(d.Name)+"=="+d.Version)
+	}
+	sort.Strings(s)
+	return strings.Join(s, " ")
+}
+
+func TestSyncMakesVenvHoldExactlyTheSet(t *testing.T) {
+	ctx := context.Background()
+	py := py311(t)
+	dir := t.TempDir()
+	c, err := OpenCache(filepath.Join(dir, "cache"), CacheOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1 := simpleWheel(t, dir, "alpha", "1.0", nil)
+	b1 := simpleWheel(t, dir, "beta", "1.0", nil)
+	b2 := simpleWheel(t, dir, "beta", "2.0", nil)
+	g1 := simpleWheel(t, dir, "gamma", "1.0", nil)
+	d1 := simpleWheel(t, dir, "delta", "1.0", nil)
+	v := newTestVenv(t, py)
+	var events []Event
+	var mu sync.Mutex
+	opts := InstallOptions{Cache: c, Jobs: 3, OnEvent: func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }}
+	r, err := v.Sync(ctx, []Distribution{dist(t, "alpha", "1.0", a1), dist(t, "beta", "1.0", b1), dist(t, "gamma", "1.0", g1)}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(r.Installed); got != "alpha==1.0 beta==1.0 gamma==1.0" {
+		t.Fatalf("first sync installed %s", got)
+	}
+	r, err = v.Sync(ctx, []Distribution{dist(t, "alpha", "1.0", a1), dist(t, "Beta", "2.0", b2), dist(t, "delta", "1.0", d1)}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names(r.Installed) != "beta==2.0 delta==1.0" || names(r.Removed) != "gamma==1.0" || names(r.Unchanged) != "alpha==1.0" {
+		t.Fatalf("second sync: installed %s, removed %s, unchanged %s", names(r.Installed), names(r.Removed), names(r.Unchanged))
+	}
+	ds, _ := v.Installed(ctx)
+	if names(ds) != "alpha==1.0 beta==2.0 delta==1.0" {
+		t.Fatalf("venv holds %s", names(ds))
+	}
+	if _, err := os.Stat(filepath.Join(v.Purelib, "gamma")); err == nil {
+		t.Fatal("gamma's files remain")
+	}
+	run(t, v.Executable(), "-c", "import alpha, beta, delta; assert beta.VERSION == '2.0'")
+	kinds := map[EventKind]int{}
+	for _, e := range events {
+		kinds[e.Kind]++
+	}
+	if kinds[EventInstalled] != 5 || kinds[EventRemoved] != 1 || kinds[EventUnpacked] != 5 {
+		t.Fatalf("events %v", kinds)
+	}
+	// A third sync with the same set changes nothing.
+	r, err = v.Sync(ctx, []Distribution{dist(t, "alpha", "1.0", a1), dist(t, "beta", "2.0", b2), dist(t, "delta", "1.0", d1)}, opts)
+	if err != nil || len(r.Installed)+len(r.Removed) != 0 {
+		t.Fatalf("idempotent sync: %+v %v", r, err)
+	}
+
+	// A wrong hash, or a wheel that is not what the lock says, changes nothing.
+	before := venvState(t, v)
+	bad := dist(t, "gamma", "1.0", g1)
+	bad.SHA256 = strings.Repeat("0", 64)
+	_, err = v.Sync(ctx, []Distribution{bad}, opts)
+	if !errors.Is(err, ErrHashMismatch) || !strings.Contains(err.Error(), g1) {
+		t.Fatalf("sync with a wrong hash: %v", err)
+	}
+	_, err = v.Sync(ctx, []Distribution{dist(t, "gamma", "2.0", g1)}, opts)
+	if !errors.Is(err, ErrDistMismatch) {
+		t.Fatalf("sync with a mismatched wheel: %v", err)
+	}
+	diffSnapshots(t, "venv after failed syncs", before, venvState(t, v))
+}
+
+func TestConcurrentFillsOfOneEntryBothSucceed(t *testing.T) {
+	ctx := context.Background()
+	py := py311(t)
+	dir := t.TempDir()
+	w := simpleWheel(t, dir, "shared", "1.0", map[string]member{"shared/big.py": {data: strings.Repeat("A = 1\n", 20000)}})
+	cacheDir := filepath.Join(dir, "cache")
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	venvs := make([]*Venv, 4)
+	for i := range venvs {
+		venvs[i] = newTestVenv(t, py)
+	}
+	for i := range venvs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Separate Cache values: as separate processes, they race on
+			// the rename, not on an in-process lock.
+			c, err := OpenCache(cacheDir, CacheOptions{})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			_, errs[i] = venvs[i].Install(ctx, []Wheel{{Path: w}}, InstallOptions{Cache: c})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("install %d: %v", i, err)
+		}
+		run(t, venvs[i].Executable(), "-c", "import shared.big")
+	}
+	if ents, _ := os.ReadDir(filepath.Join(cacheDir, "wheels")); len(ents) != 1 {
+		t.Fatalf("wheel entries: %v", ents)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(cacheDir, "tmp")); len(ents) != 0 {
+		t.Fatalf("tmp leftovers: %v", ents)
+	}
+}
+
+func TestPruneRemovesOnlyUnreferencedEntries(t *testing.T) {
+	ctx := context.Background()
+	py := py311(t)
+	dir := t.TempDir()
+	c, err := OpenCache(filepath.Join(dir, "cache"), CacheOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	common := simpleWheel(t, dir, "common", "1.0", nil)
+	only := simpleWheel(t, dir, "onlyone", "1.0", nil)
+	keep, gone := newTestVenv(t, py), newTestVenv(t, py)
+	if _, err := keep.Install(ctx, []Wheel{{Path: common}}, InstallOptions{Cache: c}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gone.Install(ctx, []Wheel{{Path: common}, {Path: only}}, InstallOptions{Cache: c}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Prune(ctx)
+	if err != nil || st.Removed != 0 || st.Kept != 2 {
+		t.Fatalf("prune with both venvs: %+v %v", st, err)
+	}
+	if err := os.RemoveAll(gone.Dir); err != nil {
+		t.Fatal(err)
+	}
+	st, err = c.Prune(ctx)
+	if err != nil || st.Removed != 1 || st.Kept != 1 {
+		t.Fatalf("prune after removing a venv: %+v %v", st, err)
+	}
+	onlySum, _ := fileSHA256(only)
+	if _, err := os.Stat(filepath.Join(c.Dir(), "wheels", onlySum)); err == nil {
+		t.Fatal("unreferenced entry kept")
+	}
+	if pycs, _ := filepath.Glob(filepath.Join(c.Dir(), "pyc", onlySum+"-*")); len(pycs) != 0 {
+		t.Fatalf("its compiled modules kept: %v", pycs)
+	}
+	run(t, keep.Executable(), "-c", "import common")
+	// Reinstalling after a prune refills the cache.
+	w := newTestVenv(t, py)
+	if _, err := w.Install(ctx, []Wheel{{Path: only}}, InstallOptions{Cache: c}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,375 @@
+package venv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// A transaction changes a venv so that it ends either as it was or as
+// asked, even if the process is killed:
+//
+//  1. a directory DIR/.deploykit-txn-* is made and journal.json written
+//     into it (by rename), listing every file the transaction will create
+//     and every existing file it will move away (stash/N);
+//  2. the files to remove or replace are renamed into stash/;
+//  3. the new files are placed (linked from the cache, or written);
+//  4. commit: journal.json is removed, then the directory (and with it
+//     the stashed old files).
+//
+// Rolling back (on error, or by the next operation after a kill, which
+// finds the directory with its journal) removes the created files and
+// renames the stashed ones back. Because every stash rename happens before
+// any placement, a created path with a stash entry but no stashed file
+// was never touched. Operations on one venv are serialized by flock(2) on
+// its directory. Durability against power loss is not attempted (no
+// fsync per file); atomicity against process death is.
+
+type journal struct {
+	Created []string      `json:"created"`
+	Stashed []stashRecord `json:"stashed"`
+}
+
+type stashRecord struct {
+	Path  string `json:"path"`
+	Stash string `json:"stash"`
+}
+
+// testHookPlaced, when set (tests only), runs after each placed file.
+var testHookPlaced func(n int)
+
+func lockDir(dir string) (func(), error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+func (v *Venv) runTxn(ctx context.Context, c *Cache, places []placement, removes []string, jobs int, log *slog.Logger) (err error) {
+	if len(places) == 0 && len(removes) == 0 {
+		return nil
+	}
+	var j journal
+	stashOf := map[string]string{}
+	stash := func(p string) {
+		if _, ok := stashOf[p]; ok {
+			return
+		}
+		s := strconv.Itoa(len(j.Stashed))
+		stashOf[p] = s
+		j.Stashed = append(j.Stashed, stashRecord{Path: p, Stash: s})
+	}
+	for _, p := range removes {
+		if _, err := os.Lstat(p); err == nil {
+			stash(p)
+		}
+	}
+	for _, pl := range places {
+		j.Created = append(j.Created, pl.dest)
+		if st, err := os.Lstat(pl.dest); err == nil {
+			if st.IsDir() {
+				return fmt.Errorf("%s: a directory is in the way of a file", pl.dest)
+			}
+			stash(pl.dest)
+		}
+	}
+	dir, err := os.MkdirTemp(v.Dir, ".deploykit-txn-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			if rerr := v.rollback(dir, &j); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+			}
+		}
+	}()
+	b, err := json.Marshal(&j)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "journal.tmp"), b, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(filepath.Join(dir, "journal.tmp"), filepath.Join(dir, "journal.json")); err != nil {
+		return err
+	}
+	if len(j.Stashed) > 0 {
+		if err := os.Mkdir(filepath.Join(dir, "stash"), 0o700); err != nil {
+			return err
+		}
+		for _, s := range j.Stashed {
+			if err := os.Rename(s.Path, filepath.Join(dir, "stash", s.Stash)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	if err := v.placeAll(ctx, c, places, jobs); err != nil {
+		return err
+	}
+	// Commit.
+	if err := os.Remove(filepath.Join(dir, "journal.json")); err != nil {
+		return err
+	}
+	if err := removeTree(dir); err != nil {
+		log.Warn("removing a committed transaction directory", "dir", dir, "err", err)
+	}
+	var gone []string
+	for _, s := range j.Stashed {
+		gone = append(gone, s.Path)
+	}
+	v.pruneEmptyDirs(gone)
+	return nil
+}
+
+func (v *Venv) placeAll(ctx context.Context, c *Cache, places []placement, jobs int) error {
+	devs := [2]uint64{devOf(c.dir), devOf(v.Dir)}
+	var made sync.Map
+	mkdir := func(d string) error {
+		if _, ok := made.Load(d); ok {
+			return nil
+		}
+		if err := os.MkdirAll(d, 0o777); err != nil {
+			return err
+		}
+		made.Store(d, true)
+		return nil
+	}
+	work := make(chan int)
+	errc := make(chan error, jobs)
+	var wg sync.WaitGroup
+	var count int
+	var countMu sync.Mutex
+	for w := 0; w < jobs; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if err := placeOne(c, places[i], devs, mkdir); err != nil {
+					errc <- err
+					// Drain so the feeder stops.
+					for range work {
+					}
+					return
+				}
+				if testHookPlaced != nil {
+					countMu.Lock()
+					count++
+					testHookPlaced(count)
+					countMu.Unlock()
+				}
+			}
+		}()
+	}
+	var err error
+feed:
+	for i := range places {
+		select {
+		case work <- i:
+		case err = <-errc:
+			break feed
+		case <-ctx.Done():
+			err = ctx.Err()
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err == nil {
+		select {
+		case err = <-errc:
+		default:
+		}
+	}
+	return err
+}
+
+func placeOne(c *Cache, pl placement, devs [2]uint64, mkdir func(string) error) error {
+	if err := mkdir(filepath.Dir(pl.dest)); err != nil {
+		return err
+	}
+	put := func() error {
+		if pl.src != "" {
+			return c.place(pl.src, pl.dest, devs)
+		}
+		f, err := os.OpenFile(pl.dest, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(pl.data)
+		if err == nil {
+			err = f.Chmod(pl.mode)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(pl.dest)
+		}
+		return err
+	}
+	err := put()
+	if errors.Is(err, fs.ErrExist) {
+		// Two wheels of one transaction ship the same file: the later
+		// one wins, as with pip installing them in sequence.
+		os.Remove(pl.dest)
+		err = put()
+	}
+	if err != nil {
+		return fmt.Errorf("placing %s: %w", pl.dest, err)
+	}
+	return nil
+}
+
+// rollback undoes a transaction from its journal.
+func (v *Venv) rollback(dir string, j *journal) error {
+	stashed := map[string]string{}
+	for _, s := range j.Stashed {
+		stashed[s.Path] = filepath.Join(dir, "stash", s.Stash)
+	}
+	var errs []error
+	restored := map[string]bool{}
+	for i := len(j.Created) - 1; i >= 0; i-- {
+		p := j.Created[i]
+		if s, ok := stashed[p]; ok {
+			if _, err := os.Lstat(s); err == nil {
+				if err := os.Rename(s, p); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			// No stashed file: the original was never moved, and nothing
+			// was placed over it.
+			restored[p] = true
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	for _, s := range j.Stashed {
+		if restored[s.Path] {
+			continue
+		}
+		src := filepath.Join(dir, "stash", s.Stash)
+		if _, err := os.Lstat(src); err != nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(s.Path), 0o777); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := os.Rename(src, s.Path); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	v.pruneEmptyDirs(j.Created)
+	if len(errs) == 0 {
+		if err := removeTree(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// recover rolls back transactions a killed process left in the venv.
+func (v *Venv) recover(log *slog.Logger) error {
+	dirs, _ := filepath.Glob(filepath.Join(v.Dir, ".deploykit-txn-*"))
+	caches, _ := filepath.Glob(filepath.Join(v.Dir, ".deploykit-cache-*"))
+	for _, c := range caches {
+		removeTree(c)
+	}
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, "journal.json"))
+		if errors.Is(err, fs.ErrNotExist) {
+			// Killed before the journal (nothing moved) or after the
+			// commit (nothing to undo).
+			removeTree(dir)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		var j journal
+		if err := json.Unmarshal(b, &j); err != nil {
+			return fmt.Errorf("%s: %w", dir, err)
+		}
+		log.Warn("rolling back an interrupted transaction", "venv", v.Dir, "txn", dir, "files", len(j.Created))
+		if err := v.rollback(dir, &j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pruneEmptyDirs removes directories left empty by removed files, up to
+// (not including) the venv's scheme directories.
+func (v *Venv) pruneEmptyDirs(paths []string) {
+	keep := func(d string) bool {
+		if d == v.Dir || !strings.HasPrefix(d, v.Dir+string(filepath.Separator)) {
+			return true
+		}
+		for _, root := range []string{v.Purelib, v.Platlib, v.Scripts, v.Include} {
+			if root == d || strings.HasPrefix(root, d+string(filepath.Separator)) {
+				return true
+			}
+		}
+		return false
+	}
+	dirs := map[string]bool{}
+	for _, p := range paths {
+		dirs[filepath.Dir(p)] = true
+	}
+	list := make([]string, 0, len(dirs))
+	for d := range dirs {
+		list = append(list, d)
+	}
+	sort.Slice(list, func(i, j int) bool { return len(list[i]) > len(list[j]) })
+	for _, d := range list {
+		for !keep(d) {
+			if err := syscall.Rmdir(d); err != nil {
+				break
+			}
+			d = filepath.Dir(d)
+		}
+	}
+}
+
+// Recover rolls back any operation on the venv that a killed process left
+// half done (Install, Uninstall and Sync do this first themselves).
+func (v *Venv) Recover(ctx context.Context, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	unlock, err := lockDir(v.Dir)
+	if err != nil {
+		return &VenvError{Dir: v.Dir, Op: "recover", Err: err}
+	}
+	defer unlock()
+	if err := v.recover(log); err != nil {
+		return &VenvError{Dir: v.Dir, Op: "recover", Err: err}
+	}
+	return nil
+}
