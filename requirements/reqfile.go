@@ -220,12 +220,19 @@ func (p *fileParser) parse(name string, constraint bool, includeErr func(error, 
 	return nil
 }
 
-// decodeRequirementsFile is pip's auto_decode for the encodings that occur
-// in practice: a UTF-8, UTF-16 or UTF-32 byte-order mark, else UTF-8.
+// decodeRequirementsFile is pip's auto_decode: a UTF-8, UTF-16 or UTF-32
+// byte-order mark, else a PEP 263 coding declaration ("# -*- coding:
+// latin-1 -*-") in the first two lines, else UTF-8 (the locale encoding
+// pip uses on any modern system). Of the declared encodings, the UTF-8,
+// Latin-1 and ASCII families are supported.
 func decodeRequirementsFile(data []byte) (string, error) {
 	switch {
 	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
 		data = data[3:]
+		if !utf8.Valid(data) {
+			return "", errors.New("file is not valid UTF-8")
+		}
+		return string(data), nil
 	case bytes.HasPrefix(data, []byte{0xFF, 0xFE, 0, 0}):
 		return decodeUTF32(data[4:], binary.LittleEndian)
 	case bytes.HasPrefix(data, []byte{0, 0, 0xFE, 0xFF}):
@@ -235,10 +242,43 @@ func decodeRequirementsFile(data []byte) (string, error) {
 	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
 		return decodeUTF16(data[2:], binary.BigEndian)
 	}
-	if !utf8.Valid(data) {
-		return "", errors.New("file is not valid UTF-8")
+	lines := bytes.SplitN(data, []byte("\n"), 3)
+	for _, line := range lines[:min(2, len(lines))] {
+		if len(line) == 0 || line[0] != '#' {
+			continue
+		}
+		if m := codingRe.FindSubmatch(line); m != nil {
+			return decodeAs(data, string(m[1]))
+		}
 	}
-	return string(data), nil
+	return decodeAs(data, "utf-8")
+}
+
+var codingRe = regexp.MustCompile(`coding[:=][ \t\n\r\f\v]*([-a-zA-Z0-9_.]+)`)
+
+func decodeAs(data []byte, encoding string) (string, error) {
+	norm := strings.ToLower(strings.NewReplacer("-", "_", " ", "_").Replace(encoding))
+	switch norm {
+	case "utf_8", "utf8", "u8", "utf", "cp65001":
+		if !utf8.Valid(data) {
+			return "", errors.New("file is not valid UTF-8")
+		}
+		return string(data), nil
+	case "ascii", "us_ascii", "646":
+		for _, b := range data {
+			if b >= 0x80 {
+				return "", errors.New("file declares ASCII but is not")
+			}
+		}
+		return string(data), nil
+	case "latin_1", "latin1", "iso_8859_1", "iso8859_1", "8859", "cp819", "l1", "latin":
+		var b strings.Builder
+		for _, c := range data {
+			b.WriteRune(rune(c))
+		}
+		return b.String(), nil
+	}
+	return "", fmt.Errorf("unsupported encoding %q (declared in the file)", encoding)
 }
 
 func decodeUTF16(b []byte, order binary.ByteOrder) (string, error) {
