@@ -40,6 +40,27 @@ func containerInstance() []services.Component {
 			Command: []string{"/bin/sh", "-c", "echo worker up; exec sleep infinity"},
 			User:    "dkt1", Group: "dkt1",
 		},
+		{
+			// Binds its own port after a delay: Start returns only once it
+			// answers HTTP (the Controller's probe).
+			Name: "slow", Instance: "t1",
+			Command: []string{"/bin/sh", "-c", "sleep 1; exec python3 -m http.server --bind 127.0.0.1 8090"},
+			User:    "dkt1", Group: "dkt1", WorkingDir: "/opt/dk",
+			Ready: services.Readiness{Kind: services.ReadyHTTP, Address: "127.0.0.1:8090", Path: "/web.py", Timeout: 20 * time.Second},
+		},
+	}
+}
+
+// probeIn runs readiness checks inside the container's network namespace.
+func probeIn(c *nspawn.Container) func(ctx context.Context, r services.Readiness) error {
+	return func(ctx context.Context, r services.Readiness) error {
+		if r.Kind == services.ReadyTCP {
+			_, err := c.Exec(ctx, "python3", "-c", "import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close()",
+				strings.Split(r.Address, ":")[0], strings.Split(r.Address, ":")[1])
+			return err
+		}
+		_, err := c.Exec(ctx, "python3", "-c", fetchPy, "http://"+r.Address+r.Path)
+		return err
 	}
 }
 
@@ -67,15 +88,23 @@ func TestUnitsUnderRealSystemd(t *testing.T) {
 		return string(out), err
 	}
 
-	ctl := &Controller{UnitDir: filepath.Join(c.Root(), "etc/systemd/system"), Command: c.Command}
+	ctl := &Controller{UnitDir: filepath.Join(c.Root(), "etc/systemd/system"), Command: c.Command, Probe: probeIn(c)}
 	if err := ctl.Install(ctx, "t1", containerInstance()); err != nil {
 		t.Fatal(err)
 	}
+	started := time.Now()
 	if err := ctl.Start(ctx, "t1"); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("start of the instance took %v (slow component: 1s before it listens)", time.Since(started))
+	if time.Since(started) < time.Second {
+		t.Error("Start returned before the slow component was ready")
+	}
+	if _, err := c.Exec(ctx, "python3", "-c", fetchPy, "http://127.0.0.1:8090/web.py"); err != nil {
+		t.Errorf("slow component not answering right after Start: %v", err)
+	}
 	sts := statusMap(t, ctl, ctx)
-	for _, n := range []string{"web", "worker"} {
+	for _, n := range []string{"web", "worker", "slow"} {
 		if st := sts[n]; st.State != services.StateActive || st.Sub != "running" || st.PID == 0 {
 			t.Fatalf("%s after start: %+v", n, st)
 		}
@@ -134,7 +163,7 @@ func TestUnitsUnderRealSystemd(t *testing.T) {
 
 	t.Run("crash is restarted", func(t *testing.T) {
 		before := statusMap(t, ctl, ctx)["web"]
-		must(t, "systemctl", "kill", "--signal=SIGKILL", ServiceName("t1", "web"))
+		must(t, "systemctl", "kill", "--kill-who=main", "--signal=SIGKILL", ServiceName("t1", "web"))
 		deadline := time.Now().Add(20 * time.Second)
 		var st services.Status
 		for {
@@ -233,6 +262,32 @@ func TestUnitsUnderRealSystemd(t *testing.T) {
 		}
 		if err := readUntil(rc, "worker up", 2); err != nil {
 			t.Fatal(err)
+		}
+	})
+
+	t.Run("not ready is an error", func(t *testing.T) {
+		comps := containerInstance()
+		comps[2].Ready = services.Readiness{Kind: services.ReadyTCP, Address: "127.0.0.1:8099", Timeout: time.Second}
+		if err := ctl.Install(ctx, "t1", comps); err != nil {
+			t.Fatal(err)
+		}
+		err := ctl.Restart(ctx, "t1", "slow")
+		if !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "127.0.0.1:8099") {
+			t.Fatalf("got %v", err)
+		}
+	})
+
+	t.Run("install drops a removed component", func(t *testing.T) {
+		comps := containerInstance()[:2]
+		pid := statusMap(t, ctl, ctx)["slow"].PID
+		if err := ctl.Install(ctx, "t1", comps); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := statusMap(t, ctl, ctx)["slow"]; ok {
+			t.Error("removed component still has a unit")
+		}
+		if _, err := c.Exec(ctx, "test", "-e", fmt.Sprintf("/proc/%d", pid)); err == nil && pid != 0 {
+			t.Errorf("removed component's process %d still running", pid)
 		}
 	})
 

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,9 +36,16 @@ type Controller struct {
 	UnitDir string
 	// Command runs systemctl/journalctl (default exec.CommandContext).
 	Command Runner
+	// Probe runs one TCP or HTTP readiness check after Start and Restart
+	// (systemd itself only knows sd_notify). The default dials from this
+	// process; set it when systemd runs in another network namespace.
+	Probe func(ctx context.Context, r services.Readiness) error
 	// Logger receives what the controller does (nil = discard).
 	Logger *slog.Logger
 }
+
+// ErrNotReady: a started component did not pass its readiness check.
+var ErrNotReady = errors.New("component not ready")
 
 var _ services.Controller = (*Controller)(nil)
 
@@ -275,15 +285,19 @@ func (c *Controller) Start(ctx context.Context, instance string, components ...s
 		if _, err := c.selectUnits(instance, nil, true, true); err != nil {
 			return err
 		}
-		_, err := c.run(ctx, "systemctl", "start", TargetName(instance))
-		return err
+		if _, err := c.run(ctx, "systemctl", "start", TargetName(instance)); err != nil {
+			return err
+		}
+		return c.waitReady(ctx, instance, nil)
 	}
 	us, err := c.selectUnits(instance, components, true, true)
 	if err != nil {
 		return err
 	}
-	_, err = c.run(ctx, append([]string{"systemctl", "start"}, us...)...)
-	return err
+	if _, err = c.run(ctx, append([]string{"systemctl", "start"}, us...)...); err != nil {
+		return err
+	}
+	return c.waitReady(ctx, instance, components)
 }
 
 // Stop stops the instance's target (and with it, through PartOf=, every
@@ -311,8 +325,113 @@ func (c *Controller) Restart(ctx context.Context, instance string, components ..
 	if err != nil {
 		return err
 	}
-	_, err = c.run(ctx, append([]string{"systemctl", "restart"}, us...)...)
-	return err
+	if _, err = c.run(ctx, append([]string{"systemctl", "restart"}, us...)...); err != nil {
+		return err
+	}
+	return c.waitReady(ctx, instance, components)
+}
+
+// waitReady probes the TCP/HTTP readiness checks recorded in the selected
+// components' service units.
+func (c *Controller) waitReady(ctx context.Context, instance string, components []string) error {
+	us, err := c.selectUnits(instance, components, false, true)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, u := range us {
+		r, ok, err := readReady(filepath.Join(c.dir(), u))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		timeout := r.Timeout
+		if timeout <= 0 {
+			timeout = services.DefaultReadyTimeout
+		}
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		var last error
+		for {
+			if last = c.probe(pctx, r); last == nil {
+				break
+			}
+			select {
+			case <-pctx.Done():
+			case <-time.After(50 * time.Millisecond):
+				continue
+			}
+			break
+		}
+		cancel()
+		if last != nil {
+			errs = append(errs, fmt.Errorf("%w: %s: %s check of %s within %v: %v", ErrNotReady, u, r.Kind, r.Address, timeout, last))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Controller) probe(ctx context.Context, r services.Readiness) error {
+	if c.Probe != nil {
+		return c.Probe(ctx, r)
+	}
+	return Probe(ctx, r)
+}
+
+// Probe runs one readiness check from this process: a TCP connect, or an
+// HTTP GET that must answer below 500.
+func Probe(ctx context.Context, r services.Readiness) error {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	if r.Kind == services.ReadyTCP {
+		conn, err := d.DialContext(ctx, "tcp", r.Address)
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}
+	path := r.Path
+	if path == "" {
+		path = "/"
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+r.Address+path, nil)
+	if err != nil {
+		return err
+	}
+	cl := http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+	resp, err := cl.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// readReady reads a unit's "# deploykit-ready:" line.
+func readReady(path string) (services.Readiness, bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return services.Readiness{}, false, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "#") {
+			break
+		}
+		if rest, ok := strings.CutPrefix(line, readyPrefix); ok {
+			var rl readyLine
+			if err := json.Unmarshal([]byte(rest), &rl); err != nil {
+				return services.Readiness{}, false, fmt.Errorf("%s: readiness line: %w", path, err)
+			}
+			return services.Readiness{Kind: services.ReadyKind(rl.Kind), Address: rl.Address, Path: rl.Path, Timeout: rl.Timeout}, true, nil
+		}
+	}
+	return services.Readiness{}, false, sc.Err()
 }
 
 // Reload runs the services' ExecReload= (the reload signal).

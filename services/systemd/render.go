@@ -2,6 +2,7 @@ package systemd
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -106,6 +107,16 @@ func checkHome(c *services.Component) error {
 		}
 	}
 	return nil
+}
+
+const readyPrefix = "# deploykit-ready: "
+
+// readyLine is the JSON of a service unit's "# deploykit-ready:" line.
+type readyLine struct {
+	Kind    string        `json:"kind"`
+	Address string        `json:"address"`
+	Path    string        `json:"path,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
 func header(instance, component string) string {
@@ -313,7 +324,18 @@ func renderService(c *services.Component, sockets []string) Unit {
 		svc("ReadWritePaths", strings.Join(rw, " "))
 	}
 	o = append(o, unit.NewUnitOption("Install", "WantedBy", target))
-	return Unit{Name: ServiceName(c.Instance, c.Name), Instance: c.Instance, Component: c.Name, Content: serialize(header(c.Instance, c.Name), o)}
+	head := header(c.Instance, c.Name)
+	if c.Ready.Kind == services.ReadyTCP || c.Ready.Kind == services.ReadyHTTP {
+		// systemd has no TCP/HTTP readiness: the Controller probes after
+		// start, reading the check from this line.
+		r := c.Ready
+		if r.Address == "" {
+			r.Address = c.FirstTCP()
+		}
+		b, _ := json.Marshal(readyLine{Kind: string(r.Kind), Address: r.Address, Path: r.Path, Timeout: r.Timeout})
+		head += readyPrefix + string(b) + "\n"
+	}
+	return Unit{Name: ServiceName(c.Instance, c.Name), Instance: c.Instance, Component: c.Name, Content: serialize(head, o)}
 }
 
 func contains(ss []string, s string) bool {

@@ -69,6 +69,17 @@ func TestRenderLayout(t *testing.T) {
 			t.Errorf("web %s = %q, want %q", k, got, v)
 		}
 	}
+	dir := t.TempDir()
+	for _, u := range units {
+		os.WriteFile(filepath.Join(dir, u.Name), u.Content, 0o644)
+	}
+	r, ok, err := readReady(filepath.Join(dir, "deploykit-prod-web.service"))
+	if err != nil || !ok || r.Kind != services.ReadyHTTP || r.Address != "127.0.0.1:8080" || r.Path != "/health" {
+		t.Errorf("readiness line: %+v %v %v", r, ok, err)
+	}
+	if _, ok, _ := readReady(filepath.Join(dir, "deploykit-prod-worker.service")); ok {
+		t.Error("worker has a readiness line")
+	}
 	worker := get("deploykit-prod-worker.service")
 	if got := val(worker, "MemoryDenyWriteExecute"); got[0] != "no" {
 		t.Errorf("worker relaxation lost: %q", got)

@@ -17,6 +17,7 @@ func sampleComponents(instance, user string) []services.Component {
 			User:    user, Group: user,
 			Listen:  []services.Listen{{Network: "tcp", Address: "127.0.0.1:8080"}},
 			Restart: services.RestartPolicy{When: services.RestartAlways, Delay: 200 * time.Millisecond},
+			Ready:   services.Readiness{Kind: services.ReadyHTTP, Path: "/health"},
 			Limits:  services.Limits{MemoryMax: 256 << 20, TasksMax: 64, LimitNOFILE: 4096},
 			Relax:   services.Relaxations{WritablePaths: []string{"/srv/dk/" + instance + "/data"}},
 		},
