@@ -44,7 +44,10 @@
 //     URLs, local archives and directories, and VCS URLs (git+, hg+, bzr+,
 //     svn+ with @rev, #egg= and #subdirectory=). Lines are interpreted as
 //     pip's req/constructors.py does; relative paths are resolved against
-//     FileOptions.WorkDir, pip's working directory.
+//     FileOptions.WorkDir, pip's working directory. Files are decoded as
+//     pip's auto_decode does (byte-order marks, PEP 263 coding lines for
+//     UTF-8, Latin-1 and ASCII, else UTF-8). Includes may be file: URLs;
+//     http(s) requirements files are not fetched (an ErrInvalidFile error).
 //
 // Parse failures are *ParseError values carrying the file, line and column
 // and wrapping a sentinel (ErrInvalidRequirement, ErrInvalidMarker,

@@ -74,7 +74,11 @@ func TestParseFileMatchesPip(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, py.Path, append([]string{filepath.Join(dir, "..", "pip_oracle.py"), dir}, names...)...)
 	cmd.Env = append(os.Environ(), "PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1")
+	env := map[string]string{"DK_REQDIR": dir}
 	for k, v := range diffEnv {
+		env[k] = v
+	}
+	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	var stderr bytes.Buffer
@@ -88,7 +92,7 @@ func TestParseFileMatchesPip(t *testing.T) {
 		t.Fatalf("pip oracle output: %v", err)
 	}
 
-	lookup := func(k string) (string, bool) { v, ok := diffEnv[k]; return v, ok }
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	for _, name := range names {
 		want, ok := oracle[name]
 		if !ok {

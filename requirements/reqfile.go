@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -123,7 +124,7 @@ func ParseFile(ctx context.Context, path string, opts FileOptions) (*File, error
 		lookup = os.LookupEnv
 	}
 	p := &fileParser{ctx: ctx, workDir: workDir, lookup: lookup, fc: newFormatControl()}
-	if err := p.parse(path, opts.Constraint, nil); err != nil {
+	if err := p.parse(path, path, opts.Constraint, nil); err != nil {
 		return nil, err
 	}
 	f := &p.out
@@ -174,9 +175,11 @@ func (p *fileParser) fileErr(name string, line int, err error, format string, ar
 	return &ParseError{File: name, Line: line, Msg: fmt.Sprintf(format, args...), Err: err}
 }
 
-// parse parses one file; includeErr reports errors about opening it at the
-// including line (nil for the top-level file).
-func (p *fileParser) parse(name string, constraint bool, includeErr func(error, string, ...any) error) error {
+// parse parses one file. name is the file as pip names it (a path, or a
+// file: URL when it was included by URL), path where to read it;
+// includeErr reports errors about opening it at the including line (nil
+// for the top-level file).
+func (p *fileParser) parse(name, path string, constraint bool, includeErr func(error, string, ...any) error) error {
 	if err := p.ctx.Err(); err != nil {
 		return err
 	}
@@ -186,7 +189,7 @@ func (p *fileParser) parse(name string, constraint bool, includeErr func(error, 
 		}
 		return p.fileErr(name, 0, err, format, args...)
 	}
-	abs := pyAbsPath(p.workDir, name)
+	abs := pyAbsPath(p.workDir, path)
 	key := abs
 	if real, err := filepath.EvalSymlinks(abs); err == nil {
 		key = real
@@ -433,19 +436,48 @@ func (p *fileParser) handleLine(name string, ll logicalLine, constraint bool) er
 		} else {
 			child, nested = o.constraints[0], true
 		}
-		scheme, _, upath, _, _ := pyURLSplit(child)
-		switch {
-		case scheme == "file":
-			child = pyUnquote(upath)
-		case scheme == "http" || scheme == "https":
-			return lineErr(ErrInvalidFile, "remote requirements file %s is not supported; download it first", child)
-		default:
+		// As pip: a child of a URL is resolved against it, a relative
+		// path against the including file's directory.
+		if parentURL(name) {
+			child = urlJoin(name, child)
+		} else if !parentURL(child) {
 			child = pyJoin(pyDirname(name), child)
 		}
-		return p.parse(child, nested, lineErr)
+		scheme, _, upath, _, _ := pyURLSplit(child)
+		switch scheme {
+		case "file":
+			return p.parse(child, pyUnquote(upath), nested, lineErr)
+		case "http", "https":
+			return lineErr(ErrInvalidFile, "remote requirements file %s is not supported; download it first", child)
+		}
+		return p.parse(child, child, nested, lineErr)
 	}
 	p.optionLine(name, o)
 	return nil
+}
+
+// parentURL is pip's SCHEME_RE test: the name is an http, https or file URL.
+func parentURL(name string) bool {
+	i := strings.IndexByte(name, ':')
+	if i < 0 {
+		return false
+	}
+	switch strings.ToLower(name[:i]) {
+	case "http", "https", "file":
+		return true
+	}
+	return false
+}
+
+// urlJoin resolves ref against base like urllib.parse.urljoin for the
+// hierarchical URLs requirements files use.
+func urlJoin(base, ref string) string {
+	b, err1 := url.Parse(base)
+	r, err2 := url.Parse(ref)
+	if err1 != nil || err2 != nil {
+		return ref
+	}
+	return b.ResolveReference(r).String()
 }
 
 // optionLine is pip's handle_option_line applied to the finder's state.
