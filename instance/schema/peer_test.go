@@ -140,4 +140,3 @@ func TestPeerAuthenticationAndHooksAsInstanceUsers(t *testing.T) {
 		t.Fatalf("failing hook: %v", err)
 	}
 }
-
