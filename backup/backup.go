@@ -112,6 +112,9 @@ type Options struct {
 	// splitPages is the size in blocks above which a table is split into
 	// block ranges (tests lower it).
 	splitPages int64
+	// afterRead, when set, runs between copying a file and checking it did
+	// not change (tests simulate concurrent writers with it).
+	afterRead func(path string)
 }
 
 // Result describes a finished archive.

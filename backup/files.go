@@ -191,6 +191,9 @@ func (c *capturer) copyOnce(p string) (*spool, error) {
 		sp.close()
 		return nil, err
 	}
+	if c.opts.afterRead != nil {
+		c.opts.afterRead(p)
+	}
 	after, err := f.Stat()
 	if err != nil {
 		sp.close()

@@ -14,7 +14,7 @@ import (
 	"github.com/deploykit/deploykit/backup/archive"
 )
 
-func decompress(t *testing.T, b []byte) []byte {
+func decompress(t testing.TB, b []byte) []byte {
 	t.Helper()
 	zr, err := zstd.NewReader(bytes.NewReader(b))
 	if err != nil {
@@ -28,7 +28,7 @@ func decompress(t *testing.T, b []byte) []byte {
 	return out
 }
 
-func compressRaw(t *testing.T, b []byte) []byte {
+func compressRaw(t testing.TB, b []byte) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	zw, err := zstd.NewWriter(&out)

@@ -63,7 +63,7 @@ type RestoreOptions struct {
 type Summary struct {
 	Manifest archive.Manifest
 	Seal     archive.Seal
-	Members  int
+	Members  int // after the manifest
 	Files    int
 	Bytes    int64
 	Tables   int

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# scripts/bench/backup.sh [SCALE] [DOC_ROWS]
+#
+# Times deploykit's backup and restore (package backup, driven by
+# backup/internal/benchcmd) against pg_dump -Fc and pg_restore on the same
+# generated database, in a throwaway PostgreSQL cluster this script starts
+# and removes itself. Prints times, archive sizes, peak RSS of the client
+# process (/usr/bin/time -v) and the ratios.
+#
+# Data: pgbench -i -s SCALE (default 70: pgbench_accounts is ~900 MB) plus a
+# text-heavy table of DOC_ROWS rows (default 600000, ~400 MB of prose-like
+# text): well over 1 GB on disk.
+#
+# What is compared (both tools run one after the other on the same
+# cluster, caches warm, the cluster otherwise idle):
+#   backup:  deploykit backup (Jobs = max(2, CPUs))  vs  pg_dump -Fc (default
+#            gzip level, single process, as the classic recipe runs it)
+#   restore: deploykit restore of its archive (one pass from the stream,
+#            temporary database + swap; and with -precheck, which reads the
+#            whole archive once more first)  vs  pg_restore of the -Fc dump
+#            into a fresh database (single job, the classic recipe), and
+#            pg_restore -j 2 for reference.
+# Run as root (postgres runs as the postgres user) or as a user who can run
+# initdb. Needs Go, PostgreSQL server + contrib (pgbench), /usr/bin/time.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+scale=${1:-70}
+docrows=${2:-600000}
+
+bindir=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+[[ -x $bindir/initdb ]] || { echo "PostgreSQL server binaries not found (set PGBIN)" >&2; exit 1; }
+[[ -x /usr/bin/time ]] || { echo "/usr/bin/time not found (apt-get install time)" >&2; exit 1; }
+
+work=$(mktemp -d /var/tmp/dk-bench-backup.XXXXXX)
+chmod 755 "$work"
+as_pg=()
+if [[ $(id -u) == 0 ]]; then
+	chown postgres: "$work"
+	as_pg=(runuser -u postgres --)
+fi
+pgdata=$work/data
+sock=$work
+port=$((20000 + RANDOM % 20000))
+cleanup() {
+	"${as_pg[@]}" "$bindir/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+log() { printf '== %s\n' "$*" >&2; }
+
+log "building benchcmd"
+go build -o "$work/benchcmd" ./backup/internal/benchcmd
+
+log "starting a throwaway cluster in $pgdata (port $port)"
+"${as_pg[@]}" "$bindir/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+cat >>"$pgdata/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$sock'
+port = $port
+shared_buffers = 256MB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+max_connections = 50
+EOF
+"${as_pg[@]}" "$bindir/pg_ctl" -D "$pgdata" -l "$work/postgres.log" -w start >/dev/null
+
+export PGHOST=$sock PGPORT=$port PGUSER=postgres
+url="postgres://postgres@/postgres?host=$sock&port=$port&sslmode=disable"
+psql() { "$bindir/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+log "generating data: pgbench -i -s $scale, $docrows text rows"
+psql -d postgres -c "CREATE ROLE benchapp LOGIN" -c "CREATE DATABASE bench OWNER benchapp"
+"$bindir/pgbench" -q -i -s "$scale" bench >/dev/null 2>&1
+psql -d bench <<EOF
+CREATE TABLE docs (id bigint PRIMARY KEY, title text, body text, tags text[], created timestamptz);
+INSERT INTO docs
+SELECT g, 'Document ' || g || ' about ' || (ARRAY['deployments','backups','restores','upgrades','rollbacks'])[1 + g % 5],
+  (SELECT string_agg((ARRAY['the','instance','database','archive','restore','stream','snapshot','table','row',
+    'verify','checksum','release','service','config','worker','queue','index','vacuum','replica','lock'])[1 + ((g * 7 + i * 13) % 20)]
+    || CASE WHEN i % 11 = 0 THEN '. ' ELSE ' ' END, '') FROM generate_series(1, 90 + g % 60) i),
+  ARRAY['t' || (g % 17), 't' || (g % 31)], timestamptz '2020-01-01' + g * interval '1 minute'
+FROM generate_series(1, $docrows) g;
+CREATE INDEX docs_created ON docs (created);
+CREATE TABLE events (id bigserial PRIMARY KEY, doc bigint REFERENCES docs(id), kind text, payload jsonb);
+INSERT INTO events (doc, kind, payload)
+SELECT 1 + g % $docrows, (ARRAY['view','edit','share'])[1 + g % 3], jsonb_build_object('user', g % 1000, 'ms', g % 997, 'path', '/docs/' || g)
+FROM generate_series(1, 1500000) g;
+ANALYZE;
+EOF
+dbsize=$(psql -d bench -Atc "SELECT pg_database_size('bench')")
+log "database size: $((dbsize / 1024 / 1024)) MiB"
+psql -d bench -Atc "CHECKPOINT"
+
+# run NAME CMD...: times CMD with /usr/bin/time -v; records seconds and peak RSS.
+declare -A secs rss
+run() {
+	local name=$1
+	shift
+	log "$name: $*"
+	/usr/bin/time -v -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err" || {
+		cat "$work/$name.err" >&2
+		exit 1
+	}
+	secs[$name]=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$work/$name.time")
+	rss[$name]=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/$name.time")
+	psql -d postgres -Atc "CHECKPOINT" >/dev/null
+}
+
+run pg_dump "$bindir/pg_dump" -Fc -f "$work/bench.dump" bench
+run dk_backup "$work/benchcmd" backup -url "$url" -db bench -o "$work/bench.dkb"
+
+psql -d postgres -c "CREATE DATABASE restored_pgr OWNER benchapp" -c "CREATE DATABASE restored_pgr2 OWNER benchapp"
+run pg_restore "$bindir/pg_restore" --no-owner --role=benchapp -d restored_pgr "$work/bench.dump"
+run pg_restore_j2 "$bindir/pg_restore" -j 2 --no-owner --role=benchapp -d restored_pgr2 "$work/bench.dump"
+run dk_restore "$work/benchcmd" restore -url "$url" -db restored_dk -owner benchapp -i "$work/bench.dkb"
+run dk_restore_precheck "$work/benchcmd" restore -precheck -url "$url" -db restored_dk -owner benchapp -i "$work/bench.dkb"
+run dk_check "$work/benchcmd" check -i "$work/bench.dkb"
+
+log "comparing row counts"
+for db in bench restored_pgr restored_dk; do
+	psql -d "$db" -Atc "SELECT (SELECT count(*) FROM pgbench_accounts), (SELECT count(*) FROM docs), (SELECT count(*) FROM events), (SELECT md5(string_agg(body, '' ORDER BY id)) FROM docs WHERE id % 1000 = 0)"
+done | sort -u | awk 'END { if (NR != 1) { print "row counts differ between databases" > "/dev/stderr"; exit 1 } }'
+
+dump_size=$(stat -c %s "$work/bench.dump")
+dkb_size=$(stat -c %s "$work/bench.dkb")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+printf '\ndeploykit backup benchmark: %s MiB database (pgbench scale %s + %s docs + 1.5M events), %s CPUs, PostgreSQL %s\n' \
+	"$((dbsize / 1024 / 1024))" "$scale" "$docrows" "$(nproc)" "$("$bindir/postgres" --version | awk '{print $3}')"
+printf '%-28s %9s %11s %12s\n' "step" "seconds" "peak RSS" "size"
+printf '%-28s %9s %8s MiB %8s MiB\n' \
+	"pg_dump -Fc" "${secs[pg_dump]}" "$((rss[pg_dump] / 1024))" "$((dump_size / 1024 / 1024))" \
+	"deploykit backup" "${secs[dk_backup]}" "$((rss[dk_backup] / 1024))" "$((dkb_size / 1024 / 1024))"
+printf '%-28s %9s %8s MiB\n' \
+	"pg_restore (1 job)" "${secs[pg_restore]}" "$((rss[pg_restore] / 1024))" \
+	"pg_restore -j 2" "${secs[pg_restore_j2]}" "$((rss[pg_restore_j2] / 1024))" \
+	"deploykit restore" "${secs[dk_restore]}" "$((rss[dk_restore] / 1024))" \
+	"deploykit restore -precheck" "${secs[dk_restore_precheck]}" "$((rss[dk_restore_precheck] / 1024))" \
+	"deploykit check" "${secs[dk_check]}" "$((rss[dk_check] / 1024))"
+echo
+echo "backup speed-up vs pg_dump -Fc:             $(ratio "${secs[pg_dump]}" "${secs[dk_backup]}")x (goal >= 1.5)"
+echo "restore speed-up vs pg_restore:             $(ratio "${secs[pg_restore]}" "${secs[dk_restore]}")x (goal >= 1.5)"
+echo "restore speed-up vs pg_restore -j 2:        $(ratio "${secs[pg_restore_j2]}" "${secs[dk_restore]}")x"
+echo "restore (with precheck) vs pg_restore:      $(ratio "${secs[pg_restore]}" "${secs[dk_restore_precheck]}")x"
+echo "archive size / pg_dump -Fc size:            $(ratio "$dkb_size" "$dump_size") (goal <= 1.10)"
+echo "peak RSS backup / restore:                  $((rss[dk_backup] / 1024)) / $((rss[dk_restore] / 1024)) MiB (goal < 256)"
