@@ -473,3 +473,55 @@ func TestRestoreRefusesHostileArchiveBeforeTouchingTargets(t *testing.T) {
 		t.Error("files changed")
 	}
 }
+
+// A restore killed midway leaves a temporary database and a staging
+// directory; the targets are untouched, and the next restore removes both.
+func TestRestoreCleansUpAfterACrashedOne(t *testing.T) {
+	srv := pgtest.Get(t)
+	ctx := context.Background()
+	a := newInstanceDB(t, srv, true)
+	b := newInstanceDB(t, srv, false)
+	data := t.TempDir() + "/data"
+	makeTree(t, data)
+	archiveBytes := createArchive(t, Options{Instance: "prod", Database: a.source(), Dirs: []Dir{{Name: "data", Path: data}}})
+
+	target := t.TempDir() + "/bdata"
+	admin := srv.Connect(t)
+	leftovers := []string{b.name + "_dkr_0badc0de", b.name + "_dkr_0badc0de_old"}
+	for _, d := range leftovers {
+		mustExec(t, admin, "CREATE DATABASE "+d)
+	}
+	mustExec(t, admin, "CREATE DATABASE "+b.name+"_dkr_keepme") // not ours: kept
+	t.Cleanup(func() { admin.Exec(ctx, "DROP DATABASE IF EXISTS "+b.name+"_dkr_keepme") })
+	stale := filepath.Join(filepath.Dir(target), ".bdata.dk-restore-123456")
+	os.MkdirAll(filepath.Join(stale, "half"), 0o500)
+
+	// A cancelled restore cleans up after itself too.
+	cctx, cancel := context.WithCancel(ctx)
+	n := 0
+	_, err := Restore(cctx, bytes.NewReader(archiveBytes), RestoreOptions{Instance: "prod", Database: b.restoreTarget(),
+		Dirs: map[string]string{"data": target}, OnEvent: func(e Event) {
+			if n++; e.Kind == "schema" {
+				cancel()
+			}
+		}})
+	if err == nil {
+		t.Fatal("cancelled restore succeeded")
+	}
+	if _, err := Restore(ctx, bytes.NewReader(archiveBytes), RestoreOptions{Instance: "prod", Database: b.restoreTarget(),
+		Dirs: map[string]string{"data": target}}); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	rows, _ := admin.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY 1", b.name+"_%")
+	left, _ = pgx.CollectRows(rows, pgx.RowTo[string])
+	if strings.Join(left, ",") != b.name+"_dkr_keepme" {
+		t.Fatalf("databases left: %v", left)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale staging directory kept: %v", err)
+	}
+	if treeOf(t, target) != treeOf(t, data) {
+		t.Fatal("restored files differ")
+	}
+}

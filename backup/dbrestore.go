@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/deploykit/deploykit/backup/archive"
 )
+
+var staleRE = regexp.MustCompile(`^[0-9a-f]{8}(_old)?$`)
 
 // dbLoader fills a fresh database under a temporary name from an archive's
 // db/ members, then swaps it in (or, scratch, checks and drops it).
@@ -107,16 +110,20 @@ func (l *dbLoader) start(ctx context.Context, cat *Catalog, man *archive.Manifes
 	}
 	defer conn.Close(context.Background())
 	if !l.scratch {
-		rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1)
-			AND length(datname) = length($1) + 8`, prefix)
+		rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, prefix)
 		if err != nil {
 			return l.fail(err)
 		}
-		stale, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
 			return l.fail(err)
 		}
-		for _, s := range stale {
+		for _, s := range names {
+			// Only our own names: PREFIX + 8 hex digits, or that + "_old"
+			// (a replaced database whose drop failed).
+			if !staleRE.MatchString(strings.TrimPrefix(s, prefix)) {
+				continue
+			}
 			l.log.Info("backup: dropping a temporary database a failed restore left", "database", s)
 			if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(s)+" WITH (FORCE)"); err != nil {
 				return l.fail(err)
