@@ -52,6 +52,12 @@ type Database struct {
 	// Owner is the role that owns the restored database and everything in
 	// it (restore only).
 	Owner string
+	// OwnerConnString, when set, connects as Owner (restore only): the
+	// schema and rows are then loaded over it, so SQL from the archive runs
+	// with the owner's privileges only. Without it they are loaded over
+	// ConnString with SET ROLE Owner, which an archive's SQL could undo:
+	// restore archives of unknown origin only with OwnerConnString.
+	OwnerConnString string
 }
 
 // Dir is a directory to capture, stored under files/NAME.

@@ -324,6 +324,9 @@ func TestRoundTripRestoresRowsFilesAndGrants(t *testing.T) {
 		t.Fatalf("restore into another instance without force: %v", err)
 	}
 	ropts.Force = true
+	// Load over B's own login, so the archive's SQL runs as B only.
+	mustExec(t, srv.Connect(t), "ALTER ROLE "+b.role+" PASSWORD 'b-secret'")
+	ropts.Database.OwnerConnString = fmt.Sprintf("postgres://%s:b-secret@/postgres?host=%s&port=%d&sslmode=disable", b.role, srv.Host, srv.Port)
 	if _, err := Restore(ctx, bytes.NewReader(archiveBytes), ropts); err != nil {
 		t.Fatalf("restore into B: %v", err)
 	}

@@ -101,7 +101,7 @@ func (l *dbLoader) start(ctx context.Context, cat *Catalog, man *archive.Manifes
 	if l.maint == "" || l.maint == l.db.Name {
 		l.maint = "postgres"
 	}
-	if l.env, err = libpqEnv(l.db.ConnString, l.tmpName); err != nil {
+	if l.env, err = libpqEnv(l.loadConnString(), l.tmpName); err != nil {
 		return err
 	}
 	conn, err := l.admin(ctx)
@@ -163,6 +163,22 @@ func (l *dbLoader) start(ctx context.Context, cat *Catalog, man *archive.Manifes
 	return nil
 }
 
+// loadConnString is what the schema and rows are loaded over.
+func (l *dbLoader) loadConnString() string {
+	if l.db.OwnerConnString != "" {
+		return l.db.OwnerConnString
+	}
+	return l.db.ConnString
+}
+
+// roleArgs makes pg_restore act as the owner when connected as the admin.
+func (l *dbLoader) roleArgs() []string {
+	if l.db.OwnerConnString != "" {
+		return nil
+	}
+	return []string{"--role=" + l.db.Owner}
+}
+
 func (l *dbLoader) schemaChunk(r io.Reader) error {
 	if _, err := io.Copy(l.schema, r); err != nil {
 		return l.fail(err)
@@ -215,8 +231,8 @@ func (l *dbLoader) writeList(ctx context.Context) error {
 }
 
 func (l *dbLoader) pgRestore(ctx context.Context, section string, jobs int) error {
-	args := []string{"--section=" + section, "--no-owner", "--no-privileges", "--role=" + l.db.Owner,
-		"--exit-on-error", "--use-list=" + l.list, "--dbname=" + l.tmpName}
+	args := append([]string{"--section=" + section, "--no-owner", "--no-privileges",
+		"--exit-on-error", "--use-list=" + l.list, "--dbname=" + l.tmpName}, l.roleArgs()...)
 	if jobs > 1 {
 		args = append(args, fmt.Sprintf("--jobs=%d", jobs))
 	} else {
@@ -229,12 +245,16 @@ func (l *dbLoader) pgRestore(ctx context.Context, section string, jobs int) erro
 }
 
 func (l *dbLoader) worker(ctx context.Context) error {
-	conn, err := connect(ctx, l.db.ConnString, l.tmpName)
+	conn, err := connect(ctx, l.loadConnString(), l.tmpName)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "SET ROLE "+ident(l.db.Owner)+"; SET synchronous_commit TO off"); err != nil {
+	setup := "SET synchronous_commit TO off"
+	if l.db.OwnerConnString == "" {
+		setup = "SET ROLE " + ident(l.db.Owner) + "; " + setup
+	}
+	if _, err := conn.Exec(ctx, setup); err != nil {
 		return l.fail(err)
 	}
 	for j := range l.work {

@@ -59,5 +59,13 @@
 // and swaps it in with one atomic rename (renameat2 RENAME_EXCHANGE) after
 // the database swap; the old content is removed only then.
 //
+// # Trust
+//
+// Hashes prove an archive is intact, not who made it. Its schema is SQL
+// that pg_restore runs; give Database.OwnerConnString (a login as the
+// target role) and it runs with that role's privileges only, never the
+// admin's. Restoring file members never leaves the target directory (see
+// the archive rules) and never creates device nodes or set-id files.
+//
 // Retention (which archives to keep) is package backup/retention.
 package backup
