@@ -89,7 +89,7 @@ func fuzzSeeds(t testing.TB) [][]byte {
 	}
 }
 
-// TestWriteFuzzSeeds regenerates testdata/fuzz/FuzzReader when
+// TestWriteFuzzSeeds regenerates testdata/fuzz/FuzzReader{,Compressed} when
 // DEPLOYKIT_WRITE_SEEDS=1; otherwise it checks the committed seeds exist.
 func TestWriteFuzzSeeds(t *testing.T) {
 	dir := filepath.Join("testdata", "fuzz", "FuzzReader")
@@ -100,12 +100,16 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 		return
 	}
-	os.MkdirAll(dir, 0o755)
-	for i, s := range fuzzSeeds(t) {
-		var b bytes.Buffer
-		fmt.Fprintf(&b, "go test fuzz v1\n[]byte(%q)\n", s)
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed%d", i)), b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
+	write := func(dir string, seeds [][]byte) {
+		os.MkdirAll(dir, 0o755)
+		for i, s := range seeds {
+			var b bytes.Buffer
+			fmt.Fprintf(&b, "go test fuzz v1\n[]byte(%q)\n", s)
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed%d", i)), b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	write(dir, fuzzSeeds(t))
+	write(filepath.Join("testdata", "fuzz", "FuzzReaderCompressed"), [][]byte{validArchive(t, "prod"), base().file("files/data/x", "y").bytes(t)})
 }
