@@ -67,8 +67,8 @@ type Account struct {
 	Privileged bool
 }
 
-// New returns a Manager. Without root it is in unprivileged mode and logs
-// UnprivilegedWarning (also in Warning).
+// New returns a Manager. Without root it is in unprivileged mode: Warning
+// returns UnprivilegedWarning, and Ensure logs it for each instance.
 func New(opts Options) (*Manager, error) {
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
@@ -104,7 +104,6 @@ func New(opts Options) (*Manager, error) {
 			}
 		}
 		m.self = &Account{Names: Names{User: name, Group: name}, UID: os.Getuid(), GID: os.Getgid(), Home: home}
-		log.Warn(UnprivilegedWarning)
 	}
 	return m, nil
 }
@@ -211,6 +210,7 @@ func (m *Manager) Ensure(ctx context.Context, name, home string) (*Account, erro
 		return nil, fmt.Errorf("account: instance %s: home %q is not absolute", name, home)
 	}
 	if !m.privileged {
+		m.log.Warn(UnprivilegedWarning, "instance", name, "user", m.self.User)
 		return m.Lookup(ctx, name)
 	}
 	us, gs, err := m.readDB()

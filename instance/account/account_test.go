@@ -246,12 +246,12 @@ func TestUnprivilegedModeWarnsAndUsesTheCaller(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Privileged() || m.Warning() == "" || !strings.Contains(logged.String(), "uid isolation is OFF") {
-		t.Fatalf("no warning: privileged=%v warning=%q log=%q", m.Privileged(), m.Warning(), logged.String())
-	}
 	a, err := m.Ensure(ctx, "dev", "/srv/x/instances/dev")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if m.Privileged() || m.Warning() == "" || !strings.Contains(logged.String(), "uid isolation is OFF") || !strings.Contains(logged.String(), "instance=dev") {
+		t.Fatalf("no warning: privileged=%v warning=%q log=%q", m.Privileged(), m.Warning(), logged.String())
 	}
 	if a.UID != os.Getuid() || a.Privileged || a.Credential() != nil || a.Role != "dk-dev" || a.Database != "dk-dev" {
 		t.Fatalf("unprivileged account %+v", a)

@@ -54,6 +54,6 @@
 //
 // Without root (or with Options.Unprivileged), no users are created: every
 // instance runs as the current user. Directories, roles and databases stay
-// separate, but uid isolation is off — Manager.Warning says so, and New
-// logs it once.
+// separate, but uid isolation is off — Manager.Warning says so, and Ensure
+// logs it (log/slog, level Warn) for every instance it is asked for.
 package account
