@@ -1,0 +1,36 @@
+// Package resolve chooses one version of every project a requirement list
+// needs, so that every requirement holds in the target environment.
+//
+// The algorithm is PubGrub (Natalie Weizenbaum's, as in pub and uv:
+// https://github.com/dart-lang/pub/blob/master/doc/solver.md): unit
+// propagation over incompatibilities, decisions, and conflict-driven
+// clause learning with backjumping. When no solution exists, the learned
+// derivation is told back as a chain of "Because …" sentences naming the
+// requirements in conflict (NoSolutionError.Explanation).
+//
+// The resolver sees a Provider (candidates and their metadata), never HTTP;
+// requirements/index implements one over package indexes, find-links,
+// local files and VCS. Every package's candidates are fetched once, so a
+// version range is a bit set over that finite list.
+//
+// Semantics follow pip 24:
+//   - extras are virtual packages "name[extra]" depending on "name" at the
+//     same version (self-referential extras such as a[all] → a[x] work); an
+//     extra a version does not provide is a warning, and the package is
+//     installed without it;
+//   - markers are evaluated for Options.Environment (full
+//     python_full_version); Requires-Python of every candidate (index and
+//     metadata) is checked against it;
+//   - constraints (-c) restrict versions without adding packages;
+//   - pre-releases: with Options.Pre always; otherwise a pre-release is a
+//     candidate only when a specifier on that package, merged from all its
+//     current requirers and constraints, names a pre-release with an
+//     inclusive operator (==, >=, <=, ~=, ===) — packaging's
+//     SpecifierSet.prereleases — or when that merged specifier is empty and
+//     the package has no final release at all;
+//   - yanked versions (PEP 592) are used only when every remaining
+//     candidate is yanked and a specifier pins with == (not a wildcard) or
+//     ===;
+//   - Options.Preferences (an existing lock) are tried first, except for
+//     Options.UpgradePackages.
+package resolve

@@ -1,0 +1,118 @@
+package resolve
+
+import (
+	"context"
+	"sync"
+
+	"github.com/deploykit/deploykit/requirements"
+)
+
+// fetcher memoizes provider calls and runs them ahead of the solver on a
+// bounded pool: while the solver works through one package, the versions
+// of its dependencies and the metadata of likely choices are on their way.
+type fetcher struct {
+	p   Provider
+	sem chan struct{}
+
+	mu       sync.Mutex
+	vers     map[string]*future[[]Candidate]
+	meta     map[metaKey]*future[*Metadata]
+	directs  map[string]*future[Candidate]
+	inflight sync.WaitGroup
+}
+
+type metaKey struct{ name, version string }
+
+type future[T any] struct {
+	done chan struct{}
+	val  T
+	err  error
+}
+
+func newFetcher(p Provider, concurrency int) *fetcher {
+	if concurrency <= 0 {
+		concurrency = 16
+	}
+	return &fetcher{
+		p:       p,
+		sem:     make(chan struct{}, concurrency),
+		vers:    map[string]*future[[]Candidate]{},
+		meta:    map[metaKey]*future[*Metadata]{},
+		directs: map[string]*future[Candidate]{},
+	}
+}
+
+func start[K comparable, T any](f *fetcher, m map[K]*future[T], k K, fn func() (T, error)) *future[T] {
+	f.mu.Lock()
+	if fu, ok := m[k]; ok {
+		f.mu.Unlock()
+		return fu
+	}
+	fu := &future[T]{done: make(chan struct{})}
+	m[k] = fu
+	f.mu.Unlock()
+	f.inflight.Add(1)
+	go func() {
+		defer f.inflight.Done()
+		f.sem <- struct{}{}
+		fu.val, fu.err = fn()
+		<-f.sem
+		close(fu.done)
+	}()
+	return fu
+}
+
+func wait[T any](ctx context.Context, fu *future[T]) (T, error) {
+	select {
+	case <-fu.done:
+		return fu.val, fu.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+func (f *fetcher) prefetchVersions(ctx context.Context, name string) *future[[]Candidate] {
+	return start(f, f.vers, name, func() ([]Candidate, error) {
+		cs, err := f.p.Versions(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		return sortCandidates(cs), nil
+	})
+}
+
+func (f *fetcher) versions(ctx context.Context, name string) ([]Candidate, error) {
+	return wait(ctx, f.prefetchVersions(ctx, name))
+}
+
+func (f *fetcher) prefetchMetadata(ctx context.Context, c Candidate) *future[*Metadata] {
+	return start(f, f.meta, metaKey{c.Name, c.Version.String()}, func() (*Metadata, error) {
+		return f.p.Metadata(ctx, c)
+	})
+}
+
+func (f *fetcher) metadata(ctx context.Context, c Candidate) (*Metadata, error) {
+	return wait(ctx, f.prefetchMetadata(ctx, c))
+}
+
+func (f *fetcher) direct(ctx context.Context, dp DirectProvider, r requirements.Requirement) (Candidate, error) {
+	return wait(ctx, start(f, f.directs, r.URL, func() (Candidate, error) {
+		return dp.Direct(ctx, r)
+	}))
+}
+
+// sortCandidates orders newest first and drops repeated versions (the
+// provider's first entry for a version wins).
+func sortCandidates(cs []Candidate) []Candidate {
+	out := append([]Candidate(nil), cs...)
+	sortStable(out)
+	kept := out[:0]
+	for i, c := range out {
+		if i > 0 && c.Version.Compare(out[i-1].Version) == 0 {
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept
+}

@@ -1,0 +1,235 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sort"
+
+	"github.com/deploykit/deploykit/requirements"
+	"github.com/deploykit/deploykit/requirements/pep440"
+)
+
+// Options tunes Resolve. The zero value resolves for an environment that
+// must be given (Environment), newest versions first, no pre-releases.
+type Options struct {
+	// Environment is the target interpreter's marker environment
+	// (requirements.CurrentEnvironment); markers are evaluated against it
+	// and every candidate's Requires-Python is checked against its
+	// python_full_version.
+	Environment requirements.Environment
+	// Constraints restrict versions of packages without requiring them
+	// (pip's -c).
+	Constraints []requirements.Requirement
+	// Pre allows pre-releases everywhere (pip's --pre). Without it,
+	// pip 24's rule applies: see the package documentation.
+	Pre bool
+	// Preferences are versions to keep when still possible, usually those
+	// of an existing lock, so that re-locking changes only what it must.
+	Preferences map[string]pep440.Version // by normalized name
+	// Upgrade ignores all Preferences; UpgradePackages ignores them for
+	// the named packages only (pip-tools' --upgrade-package).
+	Upgrade         bool
+	UpgradePackages []string
+	// Concurrency bounds the provider calls in flight (default 16).
+	Concurrency int
+	// Logger receives warnings (an extra a package does not provide);
+	// nil discards them.
+	Logger *slog.Logger
+}
+
+// Resolution is a successful resolution.
+type Resolution struct {
+	Packages []Resolved // sorted by name
+	// Warnings are also logged; an unknown extra is one.
+	Warnings []string
+}
+
+// Resolved is one chosen project.
+type Resolved struct {
+	Name      string // normalized
+	Candidate Candidate
+	Extras    []string // the extras some requirer asked for, sorted
+	// Dependencies are the normalized names this package requires in the
+	// target environment (with its chosen extras).
+	Dependencies []string
+	// Direct is true for a package given by a direct reference.
+	Direct bool
+}
+
+// Find returns the resolved package with the given name, or nil.
+func (r *Resolution) Find(name string) *Resolved {
+	n := requirements.NormalizeName(name)
+	for i := range r.Packages {
+		if r.Packages[i].Name == n {
+			return &r.Packages[i]
+		}
+	}
+	return nil
+}
+
+// ErrNoSolution is wrapped by *NoSolutionError.
+var ErrNoSolution = errors.New("no set of versions satisfies the requirements")
+
+// NoSolutionError explains why the requirements cannot be met, from the
+// derivation PubGrub recorded: the chain of requirements in conflict.
+type NoSolutionError struct {
+	s    *solver
+	root *incompat
+	text string
+}
+
+func (e *NoSolutionError) Error() string {
+	return ErrNoSolution.Error() + ":\n" + e.Explanation()
+}
+
+func (e *NoSolutionError) Unwrap() error { return ErrNoSolution }
+
+// Explanation is the derivation in words, one numbered line per step
+// that is referred to later.
+func (e *NoSolutionError) Explanation() string {
+	if e.text == "" {
+		e.text = explain(e.s, e.root)
+	}
+	return e.text
+}
+
+// Resolve finds one version of every project the roots need in the
+// target environment, such that every requirement holds: PubGrub
+// (https://github.com/dart-lang/pub/blob/master/doc/solver.md) over the
+// provider's candidates. A *NoSolutionError explains an impossibility;
+// other errors (an index that cannot be reached, bad metadata) name the
+// requirement and the source.
+func Resolve(ctx context.Context, p Provider, roots []requirements.Requirement, opts Options) (*Resolution, error) {
+	if opts.Environment == nil {
+		return nil, errors.New("resolve: Options.Environment is required")
+	}
+	pyv := opts.Environment["python_full_version"]
+	if pyv == "" {
+		pyv = opts.Environment["python_version"]
+	}
+	python, err := pep440.Parse(pyv)
+	if err != nil {
+		return nil, fmt.Errorf("resolve: target python_full_version %q: %w", pyv, err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	f := newFetcher(p, opts.Concurrency)
+	defer f.inflight.Wait()
+	defer cancel()
+
+	s := &solver{
+		ctx: ctx, opts: &opts, f: f, log: log,
+		ids:         map[string]pkgID{},
+		python:      python,
+		constraints: map[string][]requirements.Requirement{},
+		upgrade:     map[string]bool{},
+		warned:      map[string]bool{},
+		deps:        map[pkgID][]pkgID{},
+		depSeen:     map[depKey]*incompat{},
+	}
+	for _, c := range opts.Constraints {
+		if c.Marker != nil {
+			ok, err := c.Marker.Evaluate(opts.Environment)
+			if err != nil {
+				return nil, fmt.Errorf("constraint %s: %w", c.String(), err)
+			}
+			if !ok {
+				continue
+			}
+		}
+		n := requirements.NormalizeName(c.Name)
+		s.constraints[n] = append(s.constraints[n], c)
+	}
+	for _, u := range opts.UpgradePackages {
+		s.upgrade[requirements.NormalizeName(u)] = true
+	}
+	for _, r := range roots {
+		if r.Marker != nil {
+			ok, err := r.Marker.Evaluate(opts.Environment)
+			if err != nil {
+				return nil, fmt.Errorf("requirement %s: %w", r.String(), err)
+			}
+			if !ok {
+				continue
+			}
+		}
+		s.roots = append(s.roots, r)
+	}
+	// Direct references among the roots are registered first, so that a
+	// dependency on the same project uses them.
+	s.addPkg(&pkg{cands: []Candidate{{}}})
+	s.ids[""] = rootID
+	for _, r := range s.roots {
+		if r.URL != "" {
+			rr := r
+			if _, err := s.register(requirements.NormalizeName(r.Name), "", &rr); err != nil {
+				return nil, fmt.Errorf("%s: %w", r.String(), err)
+			}
+		}
+	}
+	s.addIncompat(&incompat{terms: []tentry{{rootID, term{emptySet(1), true}}}, kind: kindRoot})
+	next := rootID
+	for {
+		if err := s.propagate(next); err != nil {
+			return nil, err
+		}
+		p, done, err := s.step()
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			break
+		}
+		next = p
+	}
+	return s.solution(), nil
+}
+
+func (s *solver) solution() *Resolution {
+	res := &Resolution{Warnings: s.warnings}
+	byName := map[string]*Resolved{}
+	var names []string
+	for i, idx := range s.decided {
+		p, pk := pkgID(i), s.pkgs[i]
+		if idx < 0 || p == rootID || pk.extra != "" {
+			continue
+		}
+		byName[pk.name] = &Resolved{Name: pk.name, Candidate: pk.cands[idx], Direct: pk.direct != ""}
+		names = append(names, pk.name)
+	}
+	for i, idx := range s.decided {
+		p, pk := pkgID(i), s.pkgs[i]
+		if idx < 0 || p == rootID {
+			continue
+		}
+		r := byName[pk.name]
+		if pk.extra != "" {
+			r.Extras = append(r.Extras, pk.extra)
+		}
+		for _, d := range s.deps[p] {
+			dn := s.pkgs[d].name
+			if dn != pk.name && !slices.Contains(r.Dependencies, dn) {
+				r.Dependencies = append(r.Dependencies, dn)
+			}
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		r := byName[n]
+		sort.Strings(r.Extras)
+		sort.Strings(r.Dependencies)
+		res.Packages = append(res.Packages, *r)
+	}
+	return res
+}
+
+func sortStable(cs []Candidate) {
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Version.Compare(cs[j].Version) > 0 })
+}
