@@ -101,9 +101,23 @@ func Sort(vs []Version) {
 		}
 		return cmpInt(int(a.idx), int(b.idx))
 	})
-	sorted := make([]Version, len(vs))
-	for k := range keys {
-		sorted[k] = vs[keys[k].idx]
+	// Apply the permutation in place, one cycle at a time: position k
+	// receives vs[keys[k].idx]. Each Version moves once.
+	for start := range keys {
+		if keys[start].idx < 0 || int(keys[start].idx) == start {
+			continue
+		}
+		tmp := vs[start]
+		j := start
+		for {
+			src := int(keys[j].idx)
+			keys[j].idx = -1
+			if src == start {
+				vs[j] = tmp
+				break
+			}
+			vs[j] = vs[src]
+			j = src
+		}
 	}
-	copy(vs, sorted)
 }
