@@ -196,16 +196,16 @@ func TestPrereleases(t *testing.T) {
 	}{
 		{[]string{"a"}, false, "a==1.0", false},
 		{[]string{"a"}, true, "a==2.0b1", false},
-		{[]string{"a>=1.5"}, false, "", true},             // names no pre-release: pip finds nothing
-		{[]string{"a>=2.0b1"}, false, "a==2.0b1", false},  // inclusive operator naming a pre-release
-		{[]string{"a>2.0a1"}, false, "", true},            // ">" is not inclusive: not allowed
-		{[]string{"a!=3.0a1"}, false, "a==1.0", false},    // "!=" never allows
-		{[]string{"a==2.0b1"}, false, "a==2.0b1", false},  // pinned
-		{[]string{"a~=2.0b1"}, false, "a==2.0b1", false},  // ~=
-		{[]string{"a<=2.0b1"}, false, "a==2.0b1", false},  // <= names it: newest allowed is the pre
-		{[]string{"a==2.*"}, false, "", true},             // wildcard of a final: no
+		{[]string{"a>=1.5"}, false, "", true},                 // names no pre-release: pip finds nothing
+		{[]string{"a>=2.0b1"}, false, "a==2.0b1", false},      // inclusive operator naming a pre-release
+		{[]string{"a>2.0a1"}, false, "", true},                // ">" is not inclusive: not allowed
+		{[]string{"a!=3.0a1"}, false, "a==1.0", false},        // "!=" never allows
+		{[]string{"a==2.0b1"}, false, "a==2.0b1", false},      // pinned
+		{[]string{"a~=2.0b1"}, false, "a==2.0b1", false},      // ~=
+		{[]string{"a<=2.0b1"}, false, "a==2.0b1", false},      // <= names it: newest allowed is the pre
+		{[]string{"a==2.*"}, false, "", true},                 // wildcard of a final: no
 		{[]string{"onlypre"}, false, "onlypre==1.0a2", false}, // empty specifier, no final release
-		{[]string{"z"}, false, "", true},                     // non-empty specifier, no final: none
+		{[]string{"z"}, false, "", true},                      // non-empty specifier, no final: none
 		{[]string{"z"}, true, "onlypre==1.0a2 z==1.0", false},
 		// Merged: y's specifier names a pre-release, so a 2.0b1 is allowed
 		// for everyone.

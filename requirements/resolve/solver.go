@@ -64,8 +64,8 @@ type incompat struct {
 	c2    *incompat // derived: the satisfier's cause
 	req   string    // dependency: the requirement as written, for messages
 	spec  pep440.Specifiers
-	dep   pkgID     // dependency: the package depended on
-	msg   string    // external causes: the reason
+	dep   pkgID  // dependency: the package depended on
+	msg   string // external causes: the reason
 }
 
 type assignment struct {
