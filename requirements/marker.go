@@ -543,7 +543,10 @@ func versionSpecifier(op, rhs string) *pep440.Specifier {
 		return nil
 	}
 	spec := op + rhs
-	if !specifierFullRe.MatchString(spec) {
+	// Specifier() accepts exactly what specifierFullRe matches; the greedy
+	// scanner confirms the common case without the regexp.
+	t := strings.TrimFunc(spec, isPySpace)
+	if scanSpecifier(t) != len(t) && !specifierFullRe.MatchString(spec) {
 		return nil
 	}
 	s, err := pep440.ParseSpecifier(spec)

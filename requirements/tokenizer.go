@@ -189,7 +189,8 @@ func isAlnumASCII(c byte) bool {
 
 // specifier matches packaging's SPECIFIER rule.
 func (t *tokenizer) specifier() string {
-	return specifierRe.FindString(t.rest())
+	r := t.rest()
+	return r[:scanSpecifier(r)]
 }
 
 // url matches packaging's URL rule [^ \t]+.
