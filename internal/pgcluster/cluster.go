@@ -238,7 +238,41 @@ func (c *Cluster) prepare(ctx context.Context) error {
 func (c *Cluster) Init(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	unlock, err := c.flock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return c.init(ctx)
+}
+
+// flock serialises Init, Start and Stop across processes (two deploykit
+// commands starting the embedded cluster at once) with an flock on
+// Dir/cluster.lock, created as needed.
+func (c *Cluster) flock(ctx context.Context) (unlock func(), err error) {
+	if err := os.MkdirAll(c.opts.Dir, 0o711); err != nil {
+		return nil, fmt.Errorf("pgcluster: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(c.opts.Dir, "cluster.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("pgcluster: %w", err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("pgcluster: locking %s: %w", f.Name(), err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("pgcluster: waiting for %s: %w", f.Name(), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func (c *Cluster) init(ctx context.Context) error {
@@ -603,6 +637,11 @@ func (c *Cluster) isOurPostmaster(pid int) bool {
 func (c *Cluster) Start(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	unlock, err := c.flock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := c.init(ctx); err != nil {
 		return err
 	}
@@ -715,6 +754,14 @@ func (c *Cluster) removeStaleLocks() error {
 func (c *Cluster) Stop(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, err := os.Stat(c.opts.Dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	unlock, err := c.flock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := c.prepare(ctx); err != nil {
 		return err
 	}

@@ -438,3 +438,113 @@ func FuzzSCRAMVerifierMatches(f *testing.F) {
 		_ = SCRAMVerifierMatches(verifier, password)
 	})
 }
+
+// Two deploykit commands starting the embedded cluster at once: the
+// cluster lock makes one start it and the other find it running.
+func TestConcurrentStartsOnOneDirectory(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := clusterDir(t)
+	c1 := newCluster(t, Options{Dir: dir})
+	c2 := newCluster(t, Options{Dir: dir})
+	errs := make(chan error, 2)
+	for _, c := range []*Cluster{c1, c2} {
+		go func() { errs <- c.Start(ctx) }()
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	s1, _ := c1.Status(ctx)
+	s2, _ := c2.Status(ctx)
+	if !s1.Running || s1.PID != s2.PID || c1.Port() != c2.Port() {
+		t.Fatalf("two starts: %+v / %+v", s1, s2)
+	}
+	ping(t, c2)
+	if err := c1.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("Remove left %s: %v", dir, err)
+	}
+	if err := c2.Stop(ctx); err != nil {
+		t.Fatalf("Stop after Remove: %v", err)
+	}
+}
+
+// Without root the server runs as the caller, whom the ident map lets in
+// as the admin role. Run as "nobody": a copy of this test binary executes
+// the helper below.
+func TestUnprivilegedCluster(t *testing.T) {
+	if dir := os.Getenv("PGCLUSTER_UNPRIVILEGED_DIR"); dir != "" {
+		unprivilegedHelper(t, dir)
+		return
+	}
+	testenv.NeedRoot(t)
+	if _, err := FindBinaries(context.Background()); err != nil {
+		testenv.Skip(t, "%v", err)
+	}
+	t.Parallel()
+	nobody, err := lookupUser("nobody")
+	if err != nil {
+		testenv.Skip(t, "no user nobody: %v", err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	base := clusterDir(t)
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(base, "pgcluster.test")
+	if err := os.WriteFile(exe, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(base, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestUnprivilegedCluster$", "-test.v")
+	cmd.Dir = base
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + base, "PGCLUSTER_UNPRIVILEGED_DIR=" + filepath.Join(base, "pg")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestUnprivilegedCluster") {
+		t.Fatalf("unprivileged helper: %v\n%s", err, out)
+	}
+}
+
+func unprivilegedHelper(t *testing.T, dir string) {
+	ctx := context.Background()
+	if os.Geteuid() == 0 {
+		t.Fatal("helper runs as root")
+	}
+	c, err := New(Options{Dir: dir, Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if name, uid, _, _ := c.SystemUser(ctx); uid != -1 || name != "nobody" {
+		t.Fatalf("server user %s/%d, want the caller", name, uid)
+	}
+	ping(t, c)
+	tcp, err := c.AdminTCPURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, tcp)
+	if err != nil {
+		t.Fatalf("admin over TCP: %v", err)
+	}
+	conn.Close(ctx)
+	hba, _ := os.ReadFile(filepath.Join(c.DataDir(), "pg_hba.conf"))
+	if strings.Contains(string(hba), "sameuser") {
+		t.Fatalf("unprivileged pg_hba.conf has peer sameuser logins:\n%s", hba)
+	}
+}
