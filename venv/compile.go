@@ -66,21 +66,22 @@ func newCompiler(py *Interpreter, n int) *compiler {
 	return &compiler{py: py, n: n}
 }
 
-func (c *compiler) start() {
+func (c *compiler) start() chan compileReq {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.jobs != nil {
-		return
+		return c.jobs
 	}
 	c.ctx, c.stop = context.WithCancel(context.Background())
 	c.jobs = make(chan compileReq)
 	for i := 0; i < c.n; i++ {
 		c.wg.Add(1)
-		go c.worker()
+		go c.worker(c.jobs)
 	}
+	return c.jobs
 }
 
-func (c *compiler) worker() {
+func (c *compiler) worker(jobs <-chan compileReq) {
 	defer c.wg.Done()
 	var (
 		cmd *exec.Cmd
@@ -93,7 +94,7 @@ func (c *compiler) worker() {
 			cmd.Wait()
 		}
 	}()
-	for req := range c.jobs {
+	for req := range jobs {
 		if cmd == nil {
 			cmd = exec.CommandContext(c.ctx, c.py.Path, "-I", "-S", "-c", compileScript, pycMode(c.py))
 			cmd.Env = pythonEnv()
@@ -138,7 +139,7 @@ func (c *compiler) compile(ctx context.Context, jobs []compileJob) ([]bool, erro
 	if len(jobs) == 0 {
 		return nil, nil
 	}
-	c.start()
+	pool := c.start()
 	ok := make([]bool, len(jobs))
 	var (
 		mu   sync.Mutex
@@ -157,7 +158,7 @@ func (c *compiler) compile(ctx context.Context, jobs []compileJob) ([]bool, erro
 			wg.Done()
 		}}
 		select {
-		case c.jobs <- req:
+		case pool <- req:
 		case <-ctx.Done():
 			wg.Add(-(len(jobs) - i))
 			wg.Wait()

@@ -5,7 +5,8 @@
 //
 // Nothing here runs pip or the venv module. Python is run only to ask an
 // interpreter about itself (once per interpreter, cached by path, size and
-// mtime) and to byte-compile installed modules.
+// mtime) and to byte-compile modules (once per wheel and interpreter, in
+// the cache).
 //
 // # Interpreters
 //
@@ -13,9 +14,11 @@
 // pyenv's versions/*/bin; [Find] picks the newest whose version satisfies a
 // Masterminds/semver constraint and, when none does, returns a
 // [*NoInterpreterError] listing every candidate and why it was rejected.
-// [Inspect] returns one interpreter's [Interpreter] facts: version,
-// implementation, prefixes, sysconfig paths, the platform tag facts wheel
-// compatibility is computed from, and the PEP 508 marker environment.
+// [FindPython] accepts what a user types after --python (a path, a command
+// name or a constraint). [Inspect] returns one interpreter's [Interpreter]
+// facts: version, implementation, prefixes, sysconfig paths, the tag facts
+// requirements/dist computes supported wheel tags from, and the PEP 508
+// marker environment.
 //
 // # Virtual environments
 //
@@ -25,4 +28,54 @@
 // into place, so a half-built environment is never found where a complete
 // one is expected (see Create for why this is sound although venvs are not
 // relocatable). [Open] reads an existing one.
+//
+// # Installing wheels
+//
+// [Venv.Install] follows pip's installer (pip/_internal/operations/install/wheel.py)
+// and the binary distribution format specification:
+//   - members go to purelib or platlib by Root-Is-Purelib; NAME.data/KEY/
+//     members to the purelib, platlib, headers (include/site/pythonX.Y/NAME),
+//     scripts and data directories; .data scripts starting with "#!python"
+//     get the venv's interpreter; setuptools wrappers of entry points are
+//     skipped;
+//   - console_scripts and gui_scripts launchers are pip's (distlib's) text,
+//     with the /bin/sh exec trick for interpreter paths with spaces or over
+//     127 bytes, and pip's special case of versioned pip/easy_install names;
+//   - INSTALLER ("deploykit"), REQUESTED, direct_url.json (PEP 610, byte
+//     for byte as pip writes it) and a rewritten RECORD (sorted, CRLF, hashes
+//     of changed and generated files, compiled modules without hashes);
+//   - modules are byte-compiled when wanted, in parallel worker processes,
+//     into the cache: PEP 552 checked-hash pycs (reproducible; pip writes
+//     these when SOURCE_DATE_EPOCH is set, timestamp pycs otherwise), timestamp
+//     pycs on Python 3.6.
+//
+// Before anything is placed, every member is checked against the rules in
+// wheel.go (clean relative names, one .dist-info, Wheel-Version 1.x,
+// supported tags) and verified against RECORD's sha256 while it is
+// unpacked; a failure is a [*WheelError] naming the wheel and the member.
+// The differential tests install the same real wheels with pip and with
+// Install into twin venvs at the same path and require identical trees and
+// contents apart from INSTALLER and compiled modules; pip then checks, lists
+// and uninstalls what Install put there.
+//
+// Known differences from pip: a .data script whose #!python line is
+// rewritten is not byte-compiled (pip compiles bin/NAME.py scripts); files
+// linked from a shared cache are read-only (0444/0555); wheels with symlink
+// members or with members missing from RECORD are rejected (pip installs
+// them).
+//
+// Install, [Venv.Uninstall] and [Venv.Sync] are transactions (see txn.go):
+// the venv ends as it was or as asked, also when the process is killed, in
+// which case the next operation on the venv (or [Venv.Recover]) rolls the
+// interrupted one back.
+//
+// # Cache and sync
+//
+// A [Cache] (ROOT/cache) holds each wheel unpacked once, keyed by its
+// sha256, and links files into venvs by reflink, hard link or copy; see
+// Cache for its layout and safety rules, and [Cache.Prune]. [Venv.Sync]
+// makes a venv hold exactly a set of [Distribution] values (as a lock file
+// names them), installing, replacing and removing in one transaction with
+// bounded parallelism. Progress is reported through InstallOptions.OnEvent
+// and logs go to InstallOptions.Logger; the package never prints.
 package venv

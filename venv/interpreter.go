@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/deploykit/deploykit/internal/atomicfile"
+	"github.com/deploykit/deploykit/requirements/dist"
 )
 
 //go:embed pyscripts/facts.py
@@ -28,7 +29,7 @@ var factsScript string
 // factsVersion changes whenever facts.py or the Interpreter fields change,
 // so stale cache files are never read back.
 var factsVersion = func() string {
-	h := sha256.Sum256([]byte(factsScript))
+	h := sha256.Sum256([]byte(factsScript + dist.TagFactsScript))
 	return hex.EncodeToString(h[:8])
 }()
 
@@ -74,6 +75,10 @@ type Interpreter struct {
 	GILDisabled  bool   `json:"gil_disabled"`
 	PointerBits  int    `json:"pointer_bits"`
 	Libc         string `json:"libc"` // os.confstr("CS_GNU_LIBC_VERSION"): "glibc 2.36"; "" elsewhere
+
+	// TagFacts feed dist.SupportedTags: the wheel tags this interpreter
+	// accepts, exactly as packaging.tags.sys_tags() computes them.
+	TagFacts dist.TagFacts `json:"tag_facts"`
 
 	FSEncoding string `json:"fs_encoding"`
 
@@ -169,7 +174,7 @@ func Inspect(ctx context.Context, path string, opts InspectOptions) (*Interprete
 			}
 		}
 	}
-	cmd := exec.CommandContext(ctx, abs, "-I", "-c", factsScript)
+	cmd := exec.CommandContext(ctx, abs, "-I", "-c", factsScript, dist.TagFactsScript)
 	cmd.Env = pythonEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

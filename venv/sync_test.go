@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-func dist(t testing.TB, name, version, wheel string) Distribution {
+func lockDist(t testing.TB, name, version, wheel string) Distribution {
 	sum, err := fileSHA256(wheel)
 	if err != nil {
 		t.Fatal(err)
@@ -45,14 +45,14 @@ func TestSyncMakesVenvHoldExactlyTheSet(t *testing.T) {
 	var events []Event
 	var mu sync.Mutex
 	opts := InstallOptions{Cache: c, Jobs: 3, OnEvent: func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }}
-	r, err := v.Sync(ctx, []Distribution{dist(t, "alpha", "1.0", a1), dist(t, "beta", "1.0", b1), dist(t, "gamma", "1.0", g1)}, opts)
+	r, err := v.Sync(ctx, []Distribution{lockDist(t, "alpha", "1.0", a1), lockDist(t, "beta", "1.0", b1), lockDist(t, "gamma", "1.0", g1)}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := names(r.Installed); got != "alpha==1.0 beta==1.0 gamma==1.0" {
 		t.Fatalf("first sync installed %s", got)
 	}
-	r, err = v.Sync(ctx, []Distribution{dist(t, "alpha", "1.0", a1), dist(t, "Beta", "2.0", b2), dist(t, "delta", "1.0", d1)}, opts)
+	r, err = v.Sync(ctx, []Distribution{lockDist(t, "alpha", "1.0", a1), lockDist(t, "Beta", "2.0", b2), lockDist(t, "delta", "1.0", d1)}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,20 +75,20 @@ func TestSyncMakesVenvHoldExactlyTheSet(t *testing.T) {
 		t.Fatalf("events %v", kinds)
 	}
 	// A third sync with the same set changes nothing.
-	r, err = v.Sync(ctx, []Distribution{dist(t, "alpha", "1.0", a1), dist(t, "beta", "2.0", b2), dist(t, "delta", "1.0", d1)}, opts)
+	r, err = v.Sync(ctx, []Distribution{lockDist(t, "alpha", "1.0", a1), lockDist(t, "beta", "2.0", b2), lockDist(t, "delta", "1.0", d1)}, opts)
 	if err != nil || len(r.Installed)+len(r.Removed) != 0 {
 		t.Fatalf("idempotent sync: %+v %v", r, err)
 	}
 
 	// A wrong hash, or a wheel that is not what the lock says, changes nothing.
 	before := venvState(t, v)
-	bad := dist(t, "gamma", "1.0", g1)
+	bad := lockDist(t, "gamma", "1.0", g1)
 	bad.SHA256 = strings.Repeat("0", 64)
 	_, err = v.Sync(ctx, []Distribution{bad}, opts)
 	if !errors.Is(err, ErrHashMismatch) || !strings.Contains(err.Error(), g1) {
 		t.Fatalf("sync with a wrong hash: %v", err)
 	}
-	_, err = v.Sync(ctx, []Distribution{dist(t, "gamma", "2.0", g1)}, opts)
+	_, err = v.Sync(ctx, []Distribution{lockDist(t, "gamma", "2.0", g1)}, opts)
 	if !errors.Is(err, ErrDistMismatch) {
 		t.Fatalf("sync with a mismatched wheel: %v", err)
 	}
