@@ -548,3 +548,31 @@ func unprivilegedHelper(t *testing.T, dir string) {
 		t.Fatalf("unprivileged pg_hba.conf has peer sameuser logins:\n%s", hba)
 	}
 }
+
+// As root, a missing server account is created (a system user with its
+// own group and no login shell) and the cluster runs as it.
+func TestStartCreatesMissingSystemUser(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.Command(t, "useradd")
+	t.Parallel()
+	ctx := context.Background()
+	name := fmt.Sprintf("dkpg%d", time.Now().UnixNano()%1_000_000)
+	t.Cleanup(func() { exec.Command("userdel", name).Run(); exec.Command("groupdel", name).Run() })
+	c := newCluster(t, Options{SystemUser: name})
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, err := lookupUser(name)
+	if err != nil {
+		t.Fatalf("user %s not created: %v", name, err)
+	}
+	st, _ := c.Status(ctx)
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.PID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "\nUid:\t"+u.Uid+"\t") {
+		t.Fatalf("postmaster does not run as %s (uid %s)", name, u.Uid)
+	}
+	ping(t, c)
+}
