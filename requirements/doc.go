@@ -46,8 +46,9 @@
 //     pip's req/constructors.py does; relative paths are resolved against
 //     FileOptions.WorkDir, pip's working directory. Files are decoded as
 //     pip's auto_decode does (byte-order marks, PEP 263 coding lines for
-//     UTF-8, Latin-1 and ASCII, else UTF-8). Includes may be file: URLs;
-//     http(s) requirements files are not fetched (an ErrInvalidFile error).
+//     UTF-8, Latin-1 and ASCII, else UTF-8). Files may be named by file:
+//     URL, and by http(s) URL when FileOptions.HTTPClient is set; includes
+//     from a URL are resolved against it.
 //
 // Parse failures are *ParseError values carrying the file, line and column
 // and wrapping a sentinel (ErrInvalidRequirement, ErrInvalidMarker,

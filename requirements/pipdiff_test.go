@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,8 +75,11 @@ func TestParseFileMatchesPip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, py.Path, append([]string{filepath.Join(dir, "..", "pip_oracle.py"), dir}, names...)...)
-	cmd.Env = append(os.Environ(), "PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1")
-	env := map[string]string{"DK_REQDIR": dir}
+	cmd.Env = append(os.Environ(), "PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1", "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
+	// Requirements files served over HTTP, for -r URL includes.
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer srv.Close()
+	env := map[string]string{"DK_REQDIR": dir, "DK_HTTP": srv.URL}
 	for k, v := range diffEnv {
 		env[k] = v
 	}
@@ -99,7 +104,11 @@ func TestParseFileMatchesPip(t *testing.T) {
 			t.Errorf("%s: pip produced nothing", name)
 			continue
 		}
-		f, err := ParseFile(ctx, name, FileOptions{WorkDir: dir, LookupEnv: lookup})
+		// The corpus says which files pip must reject: their names hold "_err_".
+		if wantErr := strings.Contains(name, "_err_"); wantErr != (want.Error != "") {
+			t.Errorf("%s: pip error %q, but the file name says error=%v", name, want.Error, wantErr)
+		}
+		f, err := ParseFile(ctx, name, FileOptions{WorkDir: dir, LookupEnv: lookup, HTTPClient: srv.Client()})
 		if want.Error != "" {
 			if err == nil {
 				t.Errorf("%s: pip fails (%s), ParseFile succeeds", name, firstLine(want.Error))

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -26,6 +28,10 @@ type FileOptions struct {
 	LookupEnv func(name string) (string, bool)
 	// Constraint parses the top-level file as a constraints file (pip -c).
 	Constraint bool
+	// HTTPClient fetches requirements files named by http(s) URL (the
+	// top-level file or an include), as pip does. Nil refuses them with
+	// an ErrInvalidFile error: parsing does no network I/O unless asked.
+	HTTPClient *http.Client
 }
 
 // File is a parsed pip requirements file, with every -r/-c include
@@ -123,7 +129,7 @@ func ParseFile(ctx context.Context, path string, opts FileOptions) (*File, error
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	p := &fileParser{ctx: ctx, workDir: workDir, lookup: lookup, fc: newFormatControl()}
+	p := &fileParser{ctx: ctx, workDir: workDir, lookup: lookup, fc: newFormatControl(), client: opts.HTTPClient}
 	if err := p.parse(path, path, opts.Constraint, nil); err != nil {
 		return nil, err
 	}
@@ -155,6 +161,7 @@ type fileParser struct {
 	ctx     context.Context
 	workDir string
 	lookup  func(string) (string, bool)
+	client  *http.Client
 	fc      *formatControl
 	out     File
 
@@ -189,10 +196,13 @@ func (p *fileParser) parse(name, path string, constraint bool, includeErr func(e
 		}
 		return p.fileErr(name, 0, err, format, args...)
 	}
-	abs := pyAbsPath(p.workDir, path)
-	key := abs
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		key = real
+	remote := isHTTPURL(path)
+	key := path
+	if !remote {
+		key = pyAbsPath(p.workDir, path)
+		if real, err := filepath.EvalSymlinks(key); err == nil {
+			key = real
+		}
 	}
 	for i, k := range p.stack {
 		if k == key {
@@ -200,7 +210,13 @@ func (p *fileParser) parse(name, path string, constraint bool, includeErr func(e
 			return fail(ErrIncludeCycle, "%s", strings.Join(chain, " -> "))
 		}
 	}
-	data, err := os.ReadFile(abs)
+	var data []byte
+	var err error
+	if remote {
+		data, err = p.fetch(path)
+	} else {
+		data, err = os.ReadFile(pyAbsPath(p.workDir, path))
+	}
 	if err != nil {
 		return fail(ErrInvalidFile, "could not open requirements file: %v", err)
 	}
@@ -443,17 +459,49 @@ func (p *fileParser) handleLine(name string, ll logicalLine, constraint bool) er
 		} else if !parentURL(child) {
 			child = pyJoin(pyDirname(name), child)
 		}
-		scheme, _, upath, _, _ := pyURLSplit(child)
-		switch scheme {
-		case "file":
+		if scheme, _, upath, _, _ := pyURLSplit(child); scheme == "file" {
 			return p.parse(child, pyUnquote(upath), nested, lineErr)
-		case "http", "https":
-			return lineErr(ErrInvalidFile, "remote requirements file %s is not supported; download it first", child)
 		}
 		return p.parse(child, child, nested, lineErr)
 	}
 	p.optionLine(name, o)
 	return nil
+}
+
+func isHTTPURL(s string) bool {
+	scheme, _, _, _, _ := pyURLSplit(s)
+	return scheme == "http" || scheme == "https"
+}
+
+// maxRemoteFile bounds what is read from a requirements-file URL.
+const maxRemoteFile = 32 << 20
+
+// fetch downloads a requirements file given or included by URL, as pip's
+// session.get does; without FileOptions.HTTPClient it refuses.
+func (p *fileParser) fetch(u string) ([]byte, error) {
+	if p.client == nil {
+		return nil, fmt.Errorf("%s is a remote requirements file and FileOptions.HTTPClient is nil", u)
+	}
+	req, err := http.NewRequestWithContext(p.ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxRemoteFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	if len(data) > maxRemoteFile {
+		return nil, fmt.Errorf("GET %s: larger than %d bytes", u, maxRemoteFile)
+	}
+	return data, nil
 }
 
 // parentURL is pip's SCHEME_RE test: the name is an http, https or file URL.

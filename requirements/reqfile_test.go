@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -282,5 +284,22 @@ func TestFormatControl(t *testing.T) {
 	sort.Strings(no)
 	if len(no) != 0 || !reflect.DeepEqual(only, []string{"numpy"}) {
 		t.Errorf("no=%q only=%q", no, only)
+	}
+}
+
+func TestParseFileRemoteNeedsAClient(t *testing.T) {
+	srv := httptest.NewServer(http.FileServer(http.Dir(writeFiles(t, map[string]string{
+		"r.txt":     "-r sub/s.txt\n",
+		"sub/s.txt": "six==1.16.0\n-r ../missing.txt\n",
+	}))))
+	defer srv.Close()
+	_, err := ParseFile(context.Background(), srv.URL+"/r.txt", FileOptions{})
+	if !errors.Is(err, ErrInvalidFile) || !strings.Contains(err.Error(), "HTTPClient") {
+		t.Fatalf("without a client: %v", err)
+	}
+	_, err = ParseFile(context.Background(), srv.URL+"/r.txt", FileOptions{HTTPClient: srv.Client()})
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.File != srv.URL+"/sub/s.txt" || pe.Line != 2 || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("missing remote include: %v", err)
 	}
 }
