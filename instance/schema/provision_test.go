@@ -248,20 +248,13 @@ func TestProvisionRefusesConflictsAndLeavesNothing(t *testing.T) {
 func TestProvisionReportsServerProblems(t *testing.T) {
 	ctx := context.Background()
 	srv := pgtest.Get(t)
-	if !srv.Local() {
-		t.Skip("needs the throwaway cluster's TCP port and admin password")
-	}
 	ti := newInstance(t, "x")
-	tcp, err := srv.Cluster.AdminTCPURL()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, _ := pgx.ParseConfig(tcp)
+	cfg := tcpAdmin(t, srv)
 
 	// Wrong admin password.
 	wrong := cfg.Copy()
 	wrong.Password = "not-the-password"
-	_, err = Provision(ctx, wrong, Spec{Names: ti.names, SecretsFile: ti.secrets})
+	_, err := Provision(ctx, wrong, Spec{Names: ti.names, SecretsFile: ti.secrets})
 	var ce *ConnectError
 	if !errors.Is(err, ErrConnect) || !errors.Is(err, ErrAuth) || !errors.As(err, &ce) || strings.Contains(err.Error(), "not-the-password") {
 		t.Fatalf("wrong admin password: %v, want ErrConnect+ErrAuth without the password", err)
@@ -300,16 +293,12 @@ func TestProvisionReportsServerProblems(t *testing.T) {
 func TestProvisionWithNonSuperuserAdmin(t *testing.T) {
 	ctx := context.Background()
 	srv := pgtest.Get(t)
-	if !srv.Local() {
-		t.Skip("needs the throwaway cluster's TCP port")
-	}
 	admin := srv.Connect(t)
 	mgr := pgtest.RandomName("mgr_")
 	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN CREATEROLE CREATEDB PASSWORD 'manager-password-1'", mgr)); err != nil {
 		t.Fatal(err)
 	}
-	tcp, _ := srv.Cluster.AdminTCPURL()
-	cfg, _ := pgx.ParseConfig(tcp)
+	cfg := tcpAdmin(t, srv)
 	cfg.User, cfg.Password = mgr, "manager-password-1"
 	ti := newInstance(t, "managed")
 	ti.admin = cfg
@@ -326,6 +315,28 @@ func TestProvisionWithNonSuperuserAdmin(t *testing.T) {
 	if _, err := admin.Exec(ctx, "DROP ROLE "+mgr); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// tcpAdmin returns an admin configuration over TCP with a password: the
+// throwaway cluster's, or the external server's URL when it is TCP.
+func tcpAdmin(t *testing.T, srv *pgtest.Server) *pgx.ConnConfig {
+	t.Helper()
+	if srv.Local() {
+		tcp, err := srv.Cluster.AdminTCPURL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := pgx.ParseConfig(tcp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	cfg := srv.ConnConfig(t)
+	if strings.HasPrefix(cfg.Host, "/") {
+		t.Skipf("%s names a Unix socket; this test needs TCP", pgtest.EnvURL)
+	}
+	return cfg
 }
 
 func TestInstanceConnInfo(t *testing.T) {

@@ -104,3 +104,45 @@ func TestClusterDiesWithTheTestBinary(t *testing.T) {
 	}
 	t.Fatalf("after the test binary died, %s or postmaster %d remain", dir, pid)
 }
+
+// With DEPLOYKIT_TEST_PG_URL set, Get uses that server and starts nothing.
+// The helper process is pointed at this binary's own cluster over TCP.
+func TestExternalServerFromEnvironment(t *testing.T) {
+	if os.Getenv("PGTEST_EXTERNAL_HELPER") == "1" {
+		srv := Get(t)
+		if srv.Local() || srv.Cluster != nil || srv.SocketDir != "" || srv.Host != "127.0.0.1" || srv.Port == 0 {
+			t.Fatalf("external server: %+v", srv)
+		}
+		db := srv.CreateDatabase(t)
+		var n int
+		if err := srv.Connect(t).QueryRow(context.Background(), "SELECT count(*) FROM pg_database WHERE datname = $1", db).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("database %s: %d %v", db, n, err)
+		}
+		return
+	}
+	srv := Get(t)
+	if srv.Cluster == nil {
+		t.Skip("already on an external server")
+	}
+	tcp, err := srv.Cluster.AdminTCPURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestExternalServerFromEnvironment$", "-test.v")
+	cmd.Env = append(os.Environ(), "PGTEST_EXTERNAL_HELPER=1", EnvURL+"="+tcp)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestExternalServerFromEnvironment") {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "initdb") {
+		t.Fatalf("helper started a cluster:\n%s", out)
+	}
+
+	// A URL that does not answer fails the tests that need it, clearly.
+	cmd = exec.Command(os.Args[0], "-test.run=^TestExternalServerFromEnvironment$")
+	cmd.Env = append(os.Environ(), "PGTEST_EXTERNAL_HELPER=1", EnvURL+"=postgres://nobody:x@127.0.0.1:1/postgres?connect_timeout=2")
+	out, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), EnvURL) {
+		t.Fatalf("unreachable %s: %v\n%s", EnvURL, err, out)
+	}
+}
