@@ -27,6 +27,9 @@ type Metadata struct {
 	RequiresDist   []requirements.Requirement
 	RequiresPython pep440.Specifiers
 	ProvidesExtra  []string // normalized
+	// Warnings about the metadata (repaired entries); the resolver
+	// reports them.
+	Warnings []string
 }
 
 // Provider supplies candidates and their metadata. The resolver calls it

@@ -699,6 +699,9 @@ func (s *solver) dependencies(p pkgID, idx int) (deps []*incompat, usable bool, 
 		if err != nil {
 			return nil, false, err
 		}
+		for _, w := range md.Warnings {
+			s.warn(w, w)
+		}
 		if pk.extra == "" && !md.RequiresPython.IsEmpty() && !md.RequiresPython.ContainsWith(s.python, pep440.PrereleaseAllow) {
 			s.addIncompat(&incompat{terms: []tentry{{p, self}}, kind: kindPython, msg: md.RequiresPython.String()})
 			return nil, false, nil
