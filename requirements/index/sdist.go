@@ -261,4 +261,3 @@ func (f *Finder) BuildSdist(ctx context.Context, file File, sdistPath string) (s
 	}
 	return filepath.Join(out, filepath.Base(whl)), nil
 }
-
