@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/deploykit/deploykit/internal/testenv"
 )
@@ -473,4 +474,39 @@ func TestSecureDoesNotFollowSymlinks(t *testing.T) {
 	if err := a.Secure(ctx, Tree{Writable: []string{filepath.Join(base, "toplink")}}); err == nil {
 		t.Error("Secure followed a top-level symlink")
 	}
+}
+
+// Cancelling an unattended command ends its whole process group, not only
+// the direct child: a backgrounded grandchild does not outlive it.
+func TestGroupCommandCancelKillsTheGroup(t *testing.T) {
+	m, err := New(Options{Unprivileged: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := m.Lookup(context.Background(), "grp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	cmd, err := a.GroupCommand(ctx, []string{"sh", "-c", "sleep 60 & sleep 60"}, nil, "/", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pgid := cmd.Process.Pid
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("cancelled command succeeded")
+	}
+	// The group is empty once PID 1 has reaped the orphaned grandchild.
+	for time.Since(start) < 10*time.Second {
+		if err := syscall.Kill(-pgid, 0); errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("processes of the cancelled group are still alive")
 }

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // DefaultPath is PATH for commands run as an instance when env sets none.
@@ -43,9 +44,10 @@ func mergeEnv(base, extra []string) []string {
 
 // Command returns a command that runs argv as the account, in dir ("" is
 // the account's home), with the environment a.Env(env...): uid and gid of
-// the account, supplementary groups cleared, in its own process group so a
-// signal to the caller's group does not reach it half-way. The program is
-// looked up in the PATH of that environment.
+// the account, supplementary groups cleared. It stays in the caller's
+// process group and session, so an interactive command keeps the terminal
+// (see GroupCommand for unattended work). The program is looked up in the
+// PATH of that environment.
 func (a *Account) Command(ctx context.Context, argv []string, env []string, dir string) (*exec.Cmd, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return nil, errors.New("account: empty command")
@@ -72,6 +74,29 @@ func (a *Account) Command(ctx context.Context, argv []string, env []string, dir 
 	if dir == "" {
 		cmd.Dir = a.Home
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: a.Credential(), Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: a.Credential()}
+	return cmd, nil
+}
+
+// GroupCommand is Command for unattended work (migration hooks, builds):
+// the program gets a process group of its own, and when ctx ends the whole
+// group gets SIGTERM, then SIGKILL after grace — not only the direct child,
+// so no grandchild outlives the deploy that started it.
+func (a *Account) GroupCommand(ctx context.Context, argv []string, env []string, dir string, grace time.Duration) (*exec.Cmd, error) {
+	cmd, err := a.Command(ctx, argv, env, dir)
+	if err != nil {
+		return nil, err
+	}
+	cmd.SysProcAttr.Setpgid = true
+	cmd.Cancel = func() error {
+		pid := cmd.Process.Pid
+		err := syscall.Kill(-pid, syscall.SIGTERM)
+		go func() {
+			time.Sleep(grace)
+			syscall.Kill(-pid, syscall.SIGKILL)
+		}()
+		return err
+	}
+	cmd.WaitDelay = grace + time.Second
 	return cmd, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/deploykit/deploykit/instance/account"
 )
@@ -32,8 +33,10 @@ func (e *HookError) Unwrap() []error { return []error{ErrHookFailed, e.Err} }
 // the instance's environment env ("KEY=value": DATABASE_URL, the spec's
 // [env], PATH with the venv's bin first…) over account's clean base, in
 // dir. Output goes to out (may be nil) and, on failure, into the error.
+// Cancelling ctx ends the hook's whole process group (SIGTERM, then
+// SIGKILL after 10 seconds).
 func RunHook(ctx context.Context, acct *account.Account, argv, env []string, dir string, out io.Writer) error {
-	cmd, err := acct.Command(ctx, argv, env, dir)
+	cmd, err := acct.GroupCommand(ctx, argv, env, dir, 10*time.Second)
 	if err != nil {
 		return &HookError{Argv: argv, Err: err}
 	}
