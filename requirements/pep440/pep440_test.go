@@ -201,7 +201,7 @@ func TestSortKeyAgreesWithCompare(t *testing.T) {
 	}
 	strs = append(strs, "1.0", "1.0.0", "1!0", "15!1", "16!1", "17!0", "1.1048575", "1.1048576", "1.1048577.1",
 		"1.2.3.4", "1.2.3.4.5", "1.2.3.16777215", "1.2.3.16777216.1", "1.0a255", "1.0a256", "1.0a300.post1",
-		"1.0.post1023", "1.0.post1024.dev1", "1.0.dev1023", "1.0.dev1024", "1.0.post1.dev5", "1.0+local", "1.0rc1.post2.dev3")
+		"1.0.post1023", "1.0.post1024.dev1", "1.0.0.0", "1", "1.0.post0", "1.0.post", "1.0a", "1.0a0", "14!1", "15!1.0", "1.0.dev1023", "1.0.dev1024", "1.0.post1.dev5", "1.0+local", "1.0rc1.post2.dev3")
 	vs := make([]Version, len(strs))
 	for i, s := range strs {
 		vs[i] = MustParse(s)
@@ -216,8 +216,12 @@ func TestSortKeyAgreesWithCompare(t *testing.T) {
 			case a.w1 != b.w1:
 				kc = cmpBool(a.w1 > b.w1, false)*2 - 1
 			}
-			if c := vs[i].Compare(vs[j]); kc != 0 && kc != c {
+			c := vs[i].Compare(vs[j])
+			if kc != 0 && kc != c {
 				t.Fatalf("key order of %s vs %s = %d, Compare = %d", vs[i], vs[j], kc, c)
+			}
+			if kc == 0 && a.exact && b.exact && c != 0 {
+				t.Fatalf("exact keys of %s and %s are equal, Compare = %d", vs[i], vs[j], c)
 			}
 		}
 	}

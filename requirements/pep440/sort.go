@@ -11,6 +11,7 @@ import "slices"
 type sortKey struct {
 	w0, w1 uint64
 	idx    int32
+	exact  bool // the key holds the whole version: equal keys, equal versions
 }
 
 // keyPacker appends fixed-width fields to a two-word key.
@@ -63,7 +64,7 @@ func makeSortKey(v *Version, idx int) sortKey {
 	p.add(v.postN.uint64Value(), 10)
 	p.add(boolBit(!v.hasDev), 1)
 	p.add(v.devN.uint64Value(), 9)
-	return sortKey{w0: p.w[0], w1: p.w[1], idx: int32(idx)}
+	return sortKey{w0: p.w[0], w1: p.w[1], idx: int32(idx), exact: !p.overflow && v.local == nil}
 }
 
 func boolBit(b bool) uint64 {
@@ -85,22 +86,47 @@ func Sort(vs []Version) {
 	for i := range vs {
 		keys[i] = makeSortKey(&vs[i], i)
 	}
-	slices.SortFunc(keys, func(a, b sortKey) int {
-		switch {
-		case a.w0 < b.w0:
-			return -1
-		case a.w0 > b.w0:
-			return 1
-		case a.w1 < b.w1:
-			return -1
-		case a.w1 > b.w1:
-			return 1
+	sortKeys(vs, keys)
+	permute(vs, keys)
+
+}
+
+func keyCmp(a, b sortKey) int {
+	switch {
+	case a.w0 < b.w0:
+		return -1
+	case a.w0 > b.w0:
+		return 1
+	case a.w1 < b.w1:
+		return -1
+	case a.w1 > b.w1:
+		return 1
+	}
+	return int(a.idx) - int(b.idx)
+}
+
+// sortKeys orders keys by the packed words (ties by index, so the sort is
+// stable), then settles each run of equal words that holds an inexact key
+// with the full comparison.
+func sortKeys(vs []Version, keys []sortKey) {
+	slices.SortFunc(keys, keyCmp)
+	for i := 0; i < len(keys); {
+		j := i + 1
+		exact := keys[i].exact
+		for j < len(keys) && keys[j].w0 == keys[i].w0 && keys[j].w1 == keys[i].w1 {
+			exact = exact && keys[j].exact
+			j++
 		}
-		if c := compareVersions(&vs[a.idx], &vs[b.idx]); c != 0 {
-			return c
+		if !exact && j-i > 1 {
+			slices.SortStableFunc(keys[i:j], func(a, b sortKey) int {
+				return compareVersions(&vs[a.idx], &vs[b.idx])
+			})
 		}
-		return cmpInt(int(a.idx), int(b.idx))
-	})
+		i = j
+	}
+}
+
+func permute(vs []Version, keys []sortKey) {
 	// Apply the permutation in place, one cycle at a time: position k
 	// receives vs[keys[k].idx]. Each Version moves once.
 	for start := range keys {
