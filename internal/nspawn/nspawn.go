@@ -247,6 +247,16 @@ func (c *Container) Command(ctx context.Context, argv ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "nsenter", args...)
 	// A minimal, predictable environment; the container's PATH, not ours.
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "SYSTEMD_PAGER=", "SYSTEMD_COLORS=0"}
+	// nsenter forks into the container's pid namespace and does not pass
+	// signals on: cancel kills the whole process group (nsenter and the
+	// program inside), or the program would outlive its context.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		if cmd.Process == nil {
+			return nil
+		}
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	cmd.WaitDelay = time.Second
 	return cmd
 }

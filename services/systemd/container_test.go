@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -252,7 +253,14 @@ func TestUnitsUnderRealSystemd(t *testing.T) {
 		// Follow: a new line shows up in a following reader.
 		fctx, fcancel := context.WithTimeout(ctx, 15*time.Second)
 		defer fcancel()
-		rc, err := ctl.Logs(fctx, "t1", "worker", services.LogOptions{Follow: true, Lines: 1})
+		rc, err := ctl.Logs(fctx, "t1", "worker", services.LogOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		before := strings.Count(string(b), "worker up")
+		rc, err = ctl.Logs(fctx, "t1", "worker", services.LogOptions{Follow: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -260,7 +268,7 @@ func TestUnitsUnderRealSystemd(t *testing.T) {
 		if err := ctl.Restart(ctx, "t1", "worker"); err != nil {
 			t.Fatal(err)
 		}
-		if err := readUntil(rc, "worker up", 2); err != nil {
+		if err := readUntil(rc, "worker up", before+1); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -288,6 +296,36 @@ func TestUnitsUnderRealSystemd(t *testing.T) {
 		}
 		if _, err := c.Exec(ctx, "test", "-e", fmt.Sprintf("/proc/%d", pid)); err == nil && pid != 0 {
 			t.Errorf("removed component's process %d still running", pid)
+		}
+	})
+
+	t.Run("install interrupted after writing converges when re-run", func(t *testing.T) {
+		comps := containerInstance()[:2]
+		comps[1].Env = map[string]string{"VERSION": "2"}
+		// systemctl dies at daemon-reload: the new files are on disk, systemd
+		// still runs the old definitions.
+		broken := *ctl
+		broken.Command = func(ctx context.Context, argv ...string) *exec.Cmd {
+			if len(argv) > 1 && argv[1] == "daemon-reload" {
+				return exec.CommandContext(ctx, "/bin/false")
+			}
+			return c.Command(ctx, argv...)
+		}
+		if err := broken.Install(ctx, "t1", comps); err == nil {
+			t.Fatal("Install with a failing daemon-reload succeeded")
+		}
+		b, err := os.ReadFile(filepath.Join(ctl.UnitDir, ServiceName("t1", "worker")))
+		if err != nil || !strings.Contains(string(b), "VERSION=2") {
+			t.Fatalf("unit file not complete after the failed install: %v\n%s", err, b)
+		}
+		if err := ctl.Install(ctx, "t1", comps); err != nil {
+			t.Fatal(err)
+		}
+		if err := ctl.Restart(ctx, "t1", "worker"); err != nil {
+			t.Fatal(err)
+		}
+		if out := must(t, "systemctl", "show", "-p", "Environment", ServiceName("t1", "worker")); out != "Environment=VERSION=2" {
+			t.Errorf("after re-running Install: %s", out)
 		}
 	})
 

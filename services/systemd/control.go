@@ -536,6 +536,8 @@ func (c *Controller) Logs(ctx context.Context, instance, component string, opts 
 	args := []string{"journalctl", "--no-pager", "-o", "cat", "-u", us[0]}
 	if opts.Lines > 0 {
 		args = append(args, "-n", strconv.Itoa(opts.Lines))
+	} else if opts.Follow {
+		args = append(args, "-n", "all") // -f alone shows only the last 10
 	}
 	if opts.Follow {
 		args = append(args, "-f")
@@ -551,10 +553,20 @@ func (c *Controller) Logs(ctx context.Context, instance, component string, opts 
 		cancel()
 		return nil, &SystemctlError{Args: args, Err: err}
 	}
-	return &cmdReader{r: pr, cmd: cmd, cancel: cancel}, nil
+	r := &cmdReader{r: pr, cmd: cmd, cancel: cancel}
+	// A reader blocked in Read returns once ctx is done, even if the
+	// program's pipe is held open by something else.
+	stop := context.AfterFunc(ctx, func() {
+		if c, ok := pr.(io.Closer); ok {
+			c.Close()
+		}
+	})
+	r.stop = stop
+	return r, nil
 }
 
 type cmdReader struct {
+	stop   func() bool
 	r      io.Reader
 	cmd    *exec.Cmd
 	cancel context.CancelFunc
