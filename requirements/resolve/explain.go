@@ -12,6 +12,10 @@ import (
 // used more than once gets a line number and is referred to by it.
 func explain(s *solver, root *incompat) string {
 	r := &reporter{s: s, counts: map[*incompat]int{}, numbers: map[*incompat]int{}}
+	if root.kind != kindDerived {
+		// A single fact is enough (a root requirement nothing matches).
+		return "Because " + r.str(root) + ", version solving failed."
+	}
 	r.count(root)
 	r.visit(root, true)
 	var b strings.Builder
@@ -181,10 +185,14 @@ func (r *reporter) str(inc *incompat) string {
 		return fmt.Sprintf("the constraint %s forbids %s", inc.req, s.termString(e.p, e.t))
 	case kindPrerelease:
 		e := inc.terms[0]
-		return fmt.Sprintf("%s remains only as pre-releases, which are used only when a requirement on %s names a pre-release (or with --pre)", s.termString(e.p, e.t), s.pkgs[e.p].label())
+		verb := "are pre-releases"
+		if e.t.set.count() == 1 {
+			verb = "is a pre-release"
+		}
+		return fmt.Sprintf("%s %s, used only when a requirement on %s names a pre-release (or with --pre)", s.termString(e.p, e.t), verb, s.pkgs[e.p].label())
 	case kindYanked:
 		e := inc.terms[0]
-		return fmt.Sprintf("%s is yanked, and yanked versions are used only when pinned with == or ===", s.termString(e.p, e.t))
+		return fmt.Sprintf("%s is yanked (PEP 592), used only when pinned with == or ===", s.termString(e.p, e.t))
 	}
 	// Derived facts, by the shape of their terms.
 	var pos, neg []tentry
