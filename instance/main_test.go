@@ -5,11 +5,21 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/deploykit/deploykit/internal/pgtest"
 )
 
-// TestMain lets kill tests re-execute the test binary as a child that runs
-// one operation and is killed (SIGKILL) at a chosen step.
+// TestMain dispatches the two ways this test binary is re-executed: as
+// the built-in supervisor's daemon (services/supervise re-executes the
+// running program), and as a child running one operation that a kill test
+// kills (SIGKILL) at a chosen step.
 func TestMain(m *testing.M) {
+	if handled, err := SupervisorMain(context.Background(), os.Args[1:], nil); handled {
+		if err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if mode := os.Getenv("DEPLOYKIT_TEST_CHILD"); mode != "" {
 		if err := runChild(context.Background(), mode); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -17,19 +27,15 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m)
 }
 
 func runChild(ctx context.Context, mode string) error {
 	switch mode {
 	case "journal":
 		return journalChild(ctx, os.Getenv("DEPLOYKIT_TEST_DIR"), os.Getenv("DEPLOYKIT_TEST_CRASH_AT"))
-	}
-	if f, ok := childModes[mode]; ok {
-		return f(ctx)
+	case "manager":
+		return managerChild(ctx)
 	}
 	return fmt.Errorf("unknown child mode %q", mode)
 }
-
-// childModes are registered by other test files (manager kill tests).
-var childModes = map[string]func(context.Context) error{}

@@ -43,6 +43,11 @@ type Options struct {
 	// HealthTimeout bounds the health check after a (re)start (0 = 30s).
 	HealthTimeout time.Duration
 
+	// SupervisorExecutable is the program the built-in supervisor
+	// re-executes as its daemon (`PROGRAM __supervise DIR`, see
+	// SupervisorMain); "" is the running program.
+	SupervisorExecutable string
+
 	// CrashAt is a test hook: the process kills itself (SIGKILL) at the
 	// named step ("STEP" before it runs, "STEP:done" after it ran but
 	// before the journal records it). The deploykit CLI sets it from
@@ -57,6 +62,7 @@ type Sources struct {
 	FindLinks      []string `json:"find_links,omitempty"`
 	NoIndex        bool     `json:"no_index,omitempty"`
 	Pre            bool     `json:"pre,omitempty"`
+	TrustedHosts   []string `json:"trusted_hosts,omitempty"`
 }
 
 // EventKind says what an Event reports.
@@ -90,6 +96,7 @@ type Manager struct {
 	layout Layout
 	opts   Options
 	log    *slog.Logger
+	dbState
 }
 
 // Open returns a Manager for opts.Root. It creates nothing: the root's

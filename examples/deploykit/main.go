@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deploykit/deploykit/instance"
+	"github.com/deploykit/deploykit/services/supervise"
 )
 
 // Exit codes (documented in doc.go and `deploykit --help`).
@@ -66,6 +67,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err == nil {
 		return exitOK
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code // `deploykit run`: the command's own status
 	}
 	code := exitCode(err)
 	if code == exitUsage && !errors.As(err, new(usageError)) {
@@ -128,6 +133,17 @@ Exit codes: 0 success, 1 failure (rolled back when possible), 2 usage error
 	pf.CountVarP(&a.verbose, "verbose", "v", "log more (repeat for debug)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 
+	root.AddCommand(&cobra.Command{
+		// The built-in supervisor (services/supervise) re-executes this
+		// program as `deploykit __supervise INSTANCE-DIR` for its daemon.
+		Use:    supervise.DaemonSubcommand + " INSTANCE-DIR",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := instance.SupervisorMain(cmd.Context(), append([]string{supervise.DaemonSubcommand}, args...), a.logger())
+			return err
+		},
+	})
 	root.AddCommand(a.instanceCommands()...)
 	root.AddCommand(a.pythonCommands()...)
 	root.AddCommand(a.doctorCommand())

@@ -274,10 +274,10 @@ func TestProvisionReportsServerProblems(t *testing.T) {
 	// An admin role that may not create roles or databases.
 	admin := srv.Connect(t)
 	weak := pgtest.RandomName("weak_")
-	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'weak-password-1'", weak)); err != nil {
+	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'weak-password-1'; GRANT CONNECT ON DATABASE postgres TO %[1]s", weak)); err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Exec(ctx, "DROP ROLE "+weak)
+	defer admin.Exec(ctx, "DROP OWNED BY "+weak+"; DROP ROLE "+weak)
 	w := cfg.Copy()
 	w.User, w.Password = weak, "weak-password-1"
 	if _, err := Provision(ctx, w, Spec{Names: ti.names, SecretsFile: ti.secrets}); !errors.Is(err, ErrAdminPrivileges) {
@@ -295,7 +295,9 @@ func TestProvisionWithNonSuperuserAdmin(t *testing.T) {
 	srv := pgtest.Get(t)
 	admin := srv.Connect(t)
 	mgr := pgtest.RandomName("mgr_")
-	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN CREATEROLE CREATEDB PASSWORD 'manager-password-1'", mgr)); err != nil {
+	// The embedded cluster closes its postgres database to PUBLIC; a
+	// managed service's admin is let in explicitly.
+	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN CREATEROLE CREATEDB PASSWORD 'manager-password-1'; GRANT CONNECT ON DATABASE postgres TO %[1]s", mgr)); err != nil {
 		t.Fatal(err)
 	}
 	cfg := tcpAdmin(t, srv)
@@ -312,7 +314,7 @@ func TestProvisionWithNonSuperuserAdmin(t *testing.T) {
 	if err := Remove(ctx, cfg, ti.names, RemoveOptions{Confirm: ti.names.Database}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.Exec(ctx, "DROP ROLE "+mgr); err != nil {
+	if _, err := admin.Exec(ctx, "DROP OWNED BY "+mgr+"; DROP ROLE "+mgr); err != nil {
 		t.Fatal(err)
 	}
 }

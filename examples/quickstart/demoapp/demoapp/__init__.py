@@ -1,0 +1,3 @@
+"""demoapp: deploykit's quickstart web application (stdlib only)."""
+
+__version__ = "1.0.0"

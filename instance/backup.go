@@ -1,0 +1,188 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/deploykit/deploykit/backup"
+)
+
+// BackupResult describes an archive Backup wrote or Verify checked.
+type BackupResult struct {
+	Path     string    `json:"path"`
+	Instance string    `json:"instance"`
+	Release  string    `json:"release"`
+	Created  time.Time `json:"created"`
+	Files    int       `json:"files"`
+	Tables   int       `json:"tables"`
+	Rows     int64     `json:"rows"`
+	Bytes    int64     `json:"bytes"`
+}
+
+// Backup writes an archive of the instance — its database, its data
+// directory and what it runs (spec, release, lock) — to out, or to
+// ROOT/backups/NAME/TIMESTAMP.dkb when out is "". The database is dumped
+// from one snapshot while the instance keeps serving.
+func (m *Manager) Backup(ctx context.Context, name, out string) (*BackupResult, error) {
+	unlock, _, err := m.begin(ctx, name, "backup")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return m.backup(ctx, name, out)
+}
+
+func (m *Manager) backup(ctx context.Context, name, out string) (*BackupResult, error) {
+	st, err := readState(m.layout, name)
+	if err != nil {
+		return nil, err
+	}
+	if out == "" {
+		dir := m.layout.BackupsDir(name)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		out = filepath.Join(dir, time.Now().UTC().Format("20060102T150405.000Z")+".dkb")
+	}
+	specText, _ := os.ReadFile(m.layout.ReleaseSpec(name, st.Current))
+	lockText, _ := os.ReadFile(m.layout.ReleaseLock(name, st.Current))
+	opts := backup.Options{
+		Instance: name,
+		Release:  st.Current,
+		Spec:     string(specText),
+		Lock:     string(lockText),
+		Meta:     map[string]string{"app": st.App},
+		Dirs:     []backup.Dir{{Name: "data", Path: m.layout.DataDir(name)}},
+		Logger:   m.log,
+		OnEvent: func(e backup.Event) {
+			m.emit(Event{Instance: name, Op: "backup", Kind: EventProgress, Step: e.Kind, Message: e.Path, Current: e.Rows})
+		},
+	}
+	if st.Database != "" {
+		srv, err := m.server(ctx)
+		if err != nil {
+			return nil, err
+		}
+		opts.Database = &backup.Database{ConnString: srv.adminURL, Name: st.Database}
+	}
+	start := time.Now()
+	m.emit(Event{Instance: name, Op: "backup", Kind: EventStep, Step: "backup"})
+	res, err := backup.CreateFile(ctx, out, opts)
+	m.emit(Event{Instance: name, Op: "backup", Kind: EventStepDone, Step: "backup", Elapsed: time.Since(start), Err: err})
+	if err != nil {
+		return nil, fmt.Errorf("instance %s: backup: %w", name, err)
+	}
+	abs, _ := filepath.Abs(out)
+	return &BackupResult{Path: abs, Instance: name, Release: st.Current, Created: res.Manifest.Created,
+		Files: res.Files, Tables: res.Tables, Rows: res.Rows, Bytes: res.Bytes}, nil
+}
+
+// Verify checks an archive completely: every member's hash, the format's
+// rules, the seal.
+func (m *Manager) Verify(ctx context.Context, file string) (*BackupResult, error) {
+	s, err := backup.CheckFile(ctx, file, backup.CheckOptions{Logger: m.log})
+	if err != nil {
+		return nil, err
+	}
+	abs, _ := filepath.Abs(file)
+	return &BackupResult{Path: abs, Instance: s.Manifest.Instance, Release: s.Manifest.Release, Created: s.Manifest.Created,
+		Files: s.Files, Tables: s.Tables, Rows: s.Rows, Bytes: s.Bytes}, nil
+}
+
+// Restore replaces the instance's database and data directory with those
+// of the archive file, which may come from another instance ("restore
+// production into staging"). The archive is verified completely first;
+// the database and the directory are swapped in atomically. The instance
+// keeps its release, user, role and password; its services are stopped
+// around the swap and health-checked after.
+func (m *Manager) Restore(ctx context.Context, name, file string) error {
+	unlock, _, err := m.begin(ctx, name, "restore")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return m.restore(ctx, name, file)
+}
+
+func (m *Manager) restore(ctx context.Context, name, file string) error {
+	if _, err := os.Stat(file); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return err
+	}
+	op, err := m.planRestore(ctx, name, map[string]string{"file": abs})
+	if err != nil {
+		return err
+	}
+	return m.run(ctx, name, op)
+}
+
+func (m *Manager) planRestore(ctx context.Context, name string, params map[string]string) (*operation, error) {
+	st, err := readState(m.layout, name)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := m.releaseSpec(name, st.Current)
+	if err != nil {
+		return nil, err
+	}
+	file := params["file"]
+	return &operation{op: "restore", params: params, steps: []step{
+		{name: "stop", do: func(ctx context.Context) error {
+			ctrl, err := m.controller()
+			if err != nil {
+				return err
+			}
+			return ctrl.Stop(ctx, name)
+		}, undo: func(ctx context.Context) error {
+			return m.installAndRestart(ctx, st, spec, st.Current)
+		}},
+		{name: "restore", commit: true, do: func(ctx context.Context) error {
+			opts := backup.RestoreOptions{
+				Instance: name,
+				Force:    true, // an archive of another instance is the point of clone
+				Dirs:     map[string]string{"data": m.layout.DataDir(name)},
+				Logger:   m.log,
+			}
+			if st.UID != 0 || st.GID != 0 {
+				opts.Owner = &backup.FileOwner{UID: st.UID, GID: st.GID}
+			}
+			if st.Database != "" {
+				srv, err := m.server(ctx)
+				if err != nil {
+					return err
+				}
+				opts.Database = &backup.Database{ConnString: srv.adminURL, Name: st.Database, Owner: st.Role}
+			} else {
+				opts.SkipDatabase = true
+			}
+			_, err := backup.RestoreFile(ctx, file, opts)
+			return err
+		}},
+		{name: "start", do: func(ctx context.Context) error {
+			if err := m.installAndRestart(ctx, st, spec, st.Current); err != nil {
+				return err
+			}
+			return m.healthCheck(ctx, st, spec)
+		}},
+	}}, nil
+}
+
+// Clone copies SRC's database and data into DST: a backup of SRC (kept
+// in ROOT/backups/SRC) restored into DST.
+func (m *Manager) Clone(ctx context.Context, src, dst string) error {
+	if src == dst {
+		return errors.New("clone: source and destination are the same instance")
+	}
+	res, err := m.Backup(ctx, src, "")
+	if err != nil {
+		return err
+	}
+	return m.Restore(ctx, dst, res.Path)
+}

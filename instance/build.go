@@ -1,0 +1,520 @@
+package instance
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/deploykit/deploykit/requirements"
+	"github.com/deploykit/deploykit/requirements/dist"
+	"github.com/deploykit/deploykit/requirements/index"
+	"github.com/deploykit/deploykit/requirements/lock"
+	"github.com/deploykit/deploykit/requirements/pep440"
+	"github.com/deploykit/deploykit/requirements/resolve"
+	"github.com/deploykit/deploykit/venv"
+	"github.com/deploykit/deploykit/venv/pep517"
+)
+
+// Requirements is a requirement list, parsed: roots, constraints and the
+// sources the files and Options name.
+type Requirements struct {
+	Roots       []requirements.Requirement
+	Constraints []requirements.Requirement
+	Sources     Sources
+	// Editable names projects installed in editable mode (-e).
+	Editable map[string]bool
+}
+
+// ParseRequirements reads the spec's requirements files (relative to the
+// spec) and inline packages, adding the extra sources.
+func ParseRequirements(ctx context.Context, spec *Spec, extra Sources) (*Requirements, error) {
+	var files []string
+	for _, f := range spec.Requirements {
+		files = append(files, spec.Path(f))
+	}
+	out, err := ParseRequirementFiles(ctx, files, extra)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range spec.Packages {
+		r, err := requirements.ParseRequirement(p)
+		if err != nil {
+			return nil, &SpecError{File: spec.File, Key: "packages", Err: err}
+		}
+		out.Roots = append(out.Roots, r)
+	}
+	return out, nil
+}
+
+// ParseRequirementFiles reads pip requirements files (-r), with paths and
+// find-links relative to each file.
+func ParseRequirementFiles(ctx context.Context, files []string, extra Sources) (*Requirements, error) {
+	out := &Requirements{Sources: extra, Editable: map[string]bool{}}
+	for _, path := range files {
+		file, err := requirements.ParseFile(ctx, path, requirements.FileOptions{WorkDir: filepath.Dir(path)})
+		if err != nil {
+			return nil, err
+		}
+		if err := out.addFile(file, filepath.Dir(path)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (r *Requirements) addFile(f *requirements.File, dir string) error {
+	for _, e := range f.Entries {
+		if e.Parsed == nil {
+			return fmt.Errorf("%s:%d: %q: name the project: NAME @ URL (or #egg=NAME)", e.File, e.Line, e.Requirement)
+		}
+		if e.Constraint {
+			r.Constraints = append(r.Constraints, *e.Parsed)
+			continue
+		}
+		r.Roots = append(r.Roots, *e.Parsed)
+		if e.Editable {
+			r.Editable[requirements.NormalizeName(e.Parsed.Name)] = true
+		}
+	}
+	for _, fl := range f.FindLinks {
+		if u, err := url.Parse(fl); err == nil && u.Scheme == "file" {
+			fl = u.Path
+		} else if err == nil && u.Scheme != "" {
+			r.Sources.FindLinks = append(r.Sources.FindLinks, fl)
+			continue
+		}
+		// pip resolves a relative find-links path against the file.
+		if !filepath.IsAbs(fl) {
+			fl = filepath.Join(dir, fl)
+		}
+		r.Sources.FindLinks = append(r.Sources.FindLinks, fl)
+	}
+	r.Sources.NoIndex = r.Sources.NoIndex || f.NoIndex
+	r.Sources.Pre = r.Sources.Pre || f.Pre
+	if f.IndexURL != "" && r.Sources.IndexURL == "" {
+		r.Sources.IndexURL = f.IndexURL
+	}
+	r.Sources.ExtraIndexURLs = append(r.Sources.ExtraIndexURLs, f.ExtraIndexURLs...)
+	r.Sources.TrustedHosts = append(r.Sources.TrustedHosts, f.TrustedHosts...)
+	return nil
+}
+
+// Resolver turns requirement lists into locks and venvs for one target
+// interpreter: requirements/index finds the files (indexes, find-links,
+// local paths, VCS; sdists and source trees built by venv/pep517),
+// requirements/resolve chooses the versions.
+type Resolver struct {
+	Python   *venv.Interpreter
+	finder   *index.Finder
+	builder  *pep517.Frontend
+	provider *resolve.IndexProvider
+	env      requirements.Environment
+	wheelDir string
+}
+
+// NewResolver prepares a Resolver for py over sources, caching downloads,
+// checkouts and builds under cacheDir ("" = a temporary directory).
+func NewResolver(ctx context.Context, py *venv.Interpreter, src Sources, cacheDir string, log *slog.Logger) (*Resolver, error) {
+	env, err := requirements.CurrentEnvironment(ctx, py.Path)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := dist.ProbeTagFacts(ctx, py.Path)
+	if err != nil {
+		return nil, err
+	}
+	pyv, err := pep440.Parse(env["python_full_version"])
+	if err != nil {
+		return nil, err
+	}
+	r := &Resolver{Python: py, env: env}
+	bopts := pep517.Options{Python: py, Logger: log}
+	icache := ""
+	if cacheDir != "" {
+		bopts.CacheDir = cacheDir
+		icache = filepath.Join(cacheDir, "index")
+		r.wheelDir = filepath.Join(cacheDir, "built")
+	}
+	if r.builder, err = pep517.New(bopts); err != nil {
+		return nil, err
+	}
+	r.finder, err = index.New(index.Options{IndexURL: src.IndexURL, ExtraIndexURLs: src.ExtraIndexURLs, FindLinks: src.FindLinks,
+		NoIndex: src.NoIndex, TrustedHosts: src.TrustedHosts, CacheDir: icache, Builder: r.builder, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if r.wheelDir == "" {
+		r.wheelDir = filepath.Join(r.finder.CacheDir(), "built")
+	}
+	r.provider = &resolve.IndexProvider{Finder: r.finder, Tags: dist.NewTagSet(dist.SupportedTags(facts)), Python: pyv}
+	return r, nil
+}
+
+// Close removes a temporary cache.
+func (r *Resolver) Close() error { return r.finder.Close() }
+
+// LockOptions tune Resolver.Resolve.
+type LockOptions struct {
+	// Previous is an earlier lock whose versions are preferred (upgrade),
+	// or, with Changes, kept exactly (hotfix).
+	Previous *lock.Lock
+	// Changes are requirements that replace the previous lock's entries
+	// of the same names; every other locked package is pinned.
+	Changes []requirements.Requirement
+	// UpgradePackages ignore the previous lock for these names.
+	UpgradePackages []string
+	// Pre allows pre-releases.
+	Pre    bool
+	Logger *slog.Logger
+}
+
+// Locked is a resolution: the lock and, for installing it, the local
+// wheel of every package (downloaded or built as needed).
+type Locked struct {
+	Lock  *lock.Lock
+	Dists []venv.Distribution
+}
+
+// Resolve resolves reqs and returns the lock with every package's wheel.
+func (r *Resolver) Resolve(ctx context.Context, reqs *Requirements, opts LockOptions) (*Locked, error) {
+	roots := append([]requirements.Requirement(nil), reqs.Roots...)
+	constraints := append([]requirements.Requirement(nil), reqs.Constraints...)
+	ropts := resolve.Options{Environment: r.env, Pre: opts.Pre || reqs.Sources.Pre, UpgradePackages: opts.UpgradePackages, Logger: opts.Logger}
+	if opts.Previous != nil {
+		changed := map[string]bool{}
+		for _, c := range opts.Changes {
+			changed[requirements.NormalizeName(c.Name)] = true
+		}
+		if len(opts.Changes) > 0 {
+			// Hotfix: the changes replace roots of the same names, and
+			// every other locked package stays exactly where it was.
+			var kept []requirements.Requirement
+			for _, rq := range roots {
+				if !changed[requirements.NormalizeName(rq.Name)] {
+					kept = append(kept, rq)
+				}
+			}
+			roots = append(kept, opts.Changes...)
+			for _, p := range opts.Previous.Packages {
+				if changed[requirements.NormalizeName(p.Name)] || p.Version == "" {
+					continue
+				}
+				c, err := requirements.ParseRequirement(p.Name + "==" + p.Version)
+				if err != nil {
+					return nil, err
+				}
+				constraints = append(constraints, c)
+			}
+		}
+		ropts.Preferences = resolve.LockPreferences(opts.Previous)
+	}
+	ropts.Constraints = constraints
+	res, err := resolve.Resolve(ctx, r.provider, roots, ropts)
+	if err != nil {
+		return nil, err
+	}
+	lk, err := res.Lock(ctx, r.finder, resolve.LockOptions{RequiresPython: "==" + r.env["python_full_version"], Editable: reqs.Editable})
+	if err != nil {
+		return nil, err
+	}
+	requested := map[string]bool{}
+	for _, rq := range roots {
+		requested[requirements.NormalizeName(rq.Name)] = true
+	}
+	out := &Locked{Lock: lk}
+	for _, p := range res.Packages {
+		d, err := r.wheelOf(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		d.Requested = requested[p.Name]
+		out.Dists = append(out.Dists, d)
+	}
+	return out, nil
+}
+
+// wheelOf returns the local wheel to install for a resolved package:
+// the best wheel (downloaded and verified), else a wheel built from the
+// sdist, source tree or checkout.
+func (r *Resolver) wheelOf(ctx context.Context, p resolve.Resolved) (venv.Distribution, error) {
+	d := venv.Distribution{Name: p.Name, Version: p.Candidate.Version.String()}
+	rel, ok := p.Candidate.Ref.(*resolve.Release)
+	if !ok {
+		return d, fmt.Errorf("%s: not resolved from an index", p.Name)
+	}
+	var path string
+	var err error
+	switch {
+	case rel.Direct != nil:
+		dr := rel.Direct
+		switch dr.Kind {
+		case index.DirectWheel:
+			path = dr.Path
+			d.DirectURL = &venv.DirectURL{URL: dr.URL, ArchiveSHA256: dr.Hashes["sha256"]}
+		case index.DirectSdist:
+			path, err = r.builder.BuildWheel(ctx, dr.Path, r.wheelDir, false)
+			d.DirectURL = &venv.DirectURL{URL: dr.URL, ArchiveSHA256: dr.Hashes["sha256"]}
+		case index.DirectDirectory:
+			path, err = r.builder.BuildWheel(ctx, dr.Path, r.wheelDir, false)
+			d.DirectURL = &venv.DirectURL{URL: dr.URL, Dir: true, Subdirectory: dr.Subdirectory}
+		case index.DirectVCS:
+			path, err = r.builder.BuildWheel(ctx, dr.Path, r.wheelDir, false)
+			d.DirectURL = &venv.DirectURL{URL: dr.URL, Subdirectory: dr.Subdirectory}
+			if dr.VCS != nil {
+				d.DirectURL.VCS, d.DirectURL.CommitID, d.DirectURL.RequestedRevision = dr.VCS.Type, dr.VCS.Commit, dr.VCS.Requested
+			}
+		}
+	default:
+		best := rel.Best()
+		if best == nil {
+			return d, fmt.Errorf("%s %s: no installable file", p.Name, d.Version)
+		}
+		path, err = r.finder.Download(ctx, *best)
+		if err == nil && !best.IsWheel() {
+			path, err = r.finder.BuildSdist(ctx, *best, path)
+		}
+	}
+	if err != nil {
+		return d, fmt.Errorf("%s %s: %w", p.Name, d.Version, err)
+	}
+	d.Wheel = path
+	if d.SHA256, _, err = fileSHA256(path); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// LockDistributions maps a lock's packages to local wheels for
+// venv.Sync: the best supported wheel of each (local path relative to
+// lockDir, or downloaded and verified against the lock's sha256), else a
+// wheel built from its sdist or directory. VCS entries are checked out
+// again at their pinned commit.
+func (r *Resolver) LockDistributions(ctx context.Context, lk *lock.Lock, lockDir string) ([]venv.Distribution, error) {
+	var out []venv.Distribution
+	for _, p := range lk.Packages {
+		d := venv.Distribution{Name: p.Name, Version: p.Version}
+		local := func(path, u string) string {
+			if path == "" {
+				if pu, err := url.Parse(u); err == nil && pu.Scheme == "file" {
+					path = pu.Path
+				}
+			}
+			if path != "" && !filepath.IsAbs(path) {
+				path = filepath.Join(lockDir, path)
+			}
+			return path
+		}
+		var path string
+		var err error
+		switch {
+		case len(p.Wheels) > 0:
+			var names []dist.WheelName
+			for _, w := range p.Wheels {
+				wn, err := dist.ParseWheelFilename(w.FileName(), false)
+				if err != nil {
+					return nil, fmt.Errorf("lock: %s: %w", p.Name, err)
+				}
+				names = append(names, wn)
+			}
+			i := r.provider.Tags.Best(names)
+			if i < 0 {
+				return nil, fmt.Errorf("lock: %s %s: no wheel for this interpreter (%s)", p.Name, p.Version, r.Python.Version)
+			}
+			w := p.Wheels[i]
+			file := index.File{Link: index.Link{Filename: w.FileName(), URL: w.URL, Hashes: w.Hashes}, Project: p.Name, Path: local(w.Path, w.URL)}
+			if file.Path != "" {
+				file.URL = ""
+			}
+			path, err = r.finder.Download(ctx, file)
+		case p.Archive != nil:
+			file := index.File{Link: index.Link{Filename: filepath.Base(p.Archive.URL + p.Archive.Path), URL: p.Archive.URL, Hashes: p.Archive.Hashes}, Project: p.Name, Path: local(p.Archive.Path, p.Archive.URL)}
+			path, err = r.finder.Download(ctx, file)
+			if err == nil && !strings.HasSuffix(path, ".whl") {
+				path, err = r.builder.BuildWheel(ctx, path, r.wheelDir, false)
+			}
+		case p.Directory != nil:
+			path, err = r.builder.BuildWheel(ctx, local(p.Directory.Path, ""), r.wheelDir, p.Directory.Editable)
+		case p.Sdist != nil:
+			file := index.File{Link: index.Link{Filename: p.Sdist.FileName(), URL: p.Sdist.URL, Hashes: p.Sdist.Hashes}, Project: p.Name, Path: local(p.Sdist.Path, p.Sdist.URL)}
+			if path, err = r.finder.Download(ctx, file); err == nil {
+				path, err = r.finder.BuildSdist(ctx, file, path)
+			}
+		case p.VCS != nil:
+			req, perr := requirements.ParseRequirement(fmt.Sprintf("%s @ %s+%s@%s", p.Name, p.VCS.Type, p.VCS.URL+local(p.VCS.Path, ""), p.VCS.CommitID))
+			if perr != nil {
+				return nil, perr
+			}
+			dr, derr := r.finder.Direct(ctx, req)
+			if derr != nil {
+				return nil, derr
+			}
+			path, err = r.builder.BuildWheel(ctx, dr.Path, r.wheelDir, false)
+		default:
+			return nil, fmt.Errorf("lock: package %s has no source", p.Name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lock: %s %s: %w", p.Name, p.Version, err)
+		}
+		d.Wheel = path
+		if d.SHA256, _, err = fileSHA256(path); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// fileSHA256 hashes a file.
+func fileSHA256(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// interpreter picks the newest interpreter satisfying the spec's
+// constraint (or Options.Python). Running as root, it must also be usable
+// by instance users: an interpreter under /root (pyenv's default) is not,
+// and a venv made from it would not start.
+func (m *Manager) interpreter(ctx context.Context, spec *Spec) (*venv.Interpreter, error) {
+	want := spec.Python
+	if m.opts.Python != "" {
+		want = m.opts.Python
+	}
+	dopts := venv.DiscoverOptions{CacheDir: m.layout.CacheDir()}
+	if os.Geteuid() != 0 || strings.ContainsRune(want, os.PathSeparator) || strings.HasPrefix(want, "python") {
+		return venv.FindPython(ctx, want, dopts)
+	}
+	cands, err := venv.Discover(ctx, dopts)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cands {
+		if c.Interpreter != nil && worldExecutable(c.Interpreter.RealPath) {
+			dopts.Paths = append(dopts.Paths, c.Path)
+		}
+	}
+	dopts.OnlyPaths = true
+	py, err := venv.Find(ctx, want, dopts)
+	if err != nil {
+		return nil, fmt.Errorf("%w (interpreters instance users cannot execute, such as those under /root, are not considered)", err)
+	}
+	return py, nil
+}
+
+// worldExecutable reports whether any user may run the program at path:
+// it and every directory above it are executable by others.
+func worldExecutable(path string) bool {
+	for p := path; ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if p == "/" {
+			return true
+		}
+	}
+}
+
+// buildRelease makes release id: a copy of the spec and its migrations,
+// the lock (resolved from the spec, or derived from base) and the venv
+// holding exactly the lock, linked from the shared cache. A directory left
+// by an interrupted build is removed first: a release dir either is
+// complete or is being built under the journal.
+func (m *Manager) buildRelease(ctx context.Context, st *State, spec *Spec, id string, base buildBase) error {
+	l := m.layout
+	dir := l.ReleaseDir(st.Name, id)
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := spec.Encode()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(l.ReleaseSpec(st.Name, id), b, 0o644); err != nil {
+		return err
+	}
+	if err := copyMigrations(spec, l.ReleaseMigrations(st.Name, id)); err != nil {
+		return err
+	}
+	py, err := m.interpreter(ctx, spec)
+	if err != nil {
+		return err
+	}
+	reqs, err := ParseRequirements(ctx, spec, m.opts.Sources)
+	if err != nil {
+		return err
+	}
+	lopts := LockOptions{Logger: m.log}
+	if base.lockFile != "" {
+		prev, err := lock.ReadFile(base.lockFile)
+		if err != nil {
+			return err
+		}
+		lopts.Previous = prev
+		for _, c := range base.changes {
+			r, err := requirements.ParseRequirement(c)
+			if err != nil {
+				return fmt.Errorf("hotfix requirement %q: %w", c, err)
+			}
+			lopts.Changes = append(lopts.Changes, r)
+			lopts.UpgradePackages = append(lopts.UpgradePackages, requirements.NormalizeName(r.Name))
+		}
+	}
+	rs, err := NewResolver(ctx, py, reqs.Sources, l.CacheDir(), m.log)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	locked, err := rs.Resolve(ctx, reqs, lopts)
+	if err != nil {
+		return err
+	}
+	if err := lock.WriteFile(l.ReleaseLock(st.Name, id), locked.Lock); err != nil {
+		return err
+	}
+	dists := locked.Dists
+	v, err := venv.Create(ctx, l.ReleaseVenv(st.Name, id), py, venv.CreateOptions{Prompt: st.Name, CacheDir: l.CacheDir(), Logger: m.log})
+	if err != nil {
+		return err
+	}
+	cache, err := venv.OpenCache(l.CacheDir(), venv.CacheOptions{Logger: m.log})
+	if err != nil {
+		return err
+	}
+	if _, err := v.Sync(ctx, dists, venv.InstallOptions{Cache: cache, Logger: m.log, OnEvent: func(e venv.Event) {
+		m.emit(Event{Instance: st.Name, Op: "build", Kind: EventProgress, Step: "build", Current: int64(e.Done), Total: int64(e.Total), Message: e.Name})
+	}}); err != nil {
+		return err
+	}
+	if st.UID != 0 {
+		return m.secure(ctx, st, nil)
+	}
+	return nil
+}
+
+// countLocked returns the number of packages in a release's lock.
+func (m *Manager) countLocked(name, id string) int {
+	lk, err := lock.ReadFile(m.layout.ReleaseLock(name, id))
+	if err != nil {
+		return 0
+	}
+	return len(lk.Packages)
+}

@@ -1,0 +1,253 @@
+package instance
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deploykit/deploykit/instance/account"
+	"github.com/deploykit/deploykit/instance/schema"
+	"github.com/deploykit/deploykit/internal/atomicfile"
+	"github.com/deploykit/deploykit/internal/pgcluster"
+)
+
+// dbServer is the PostgreSQL server instances get their databases on:
+// Options.DatabaseURL, or the embedded cluster under ROOT/postgres.
+type dbServer struct {
+	admin    *pgx.ConnConfig
+	adminURL string
+	cluster  *pgcluster.Cluster // nil for an external server
+}
+
+// server returns the database server, creating and starting the embedded
+// cluster on first use.
+func (m *Manager) server(ctx context.Context) (*dbServer, error) {
+	m.dbMu.Lock()
+	defer m.dbMu.Unlock()
+	if m.db != nil {
+		return m.db, nil
+	}
+	if m.opts.DatabaseURL != "" {
+		cfg, err := pgx.ParseConfig(m.opts.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("instance: database URL: %w", err)
+		}
+		m.db = &dbServer{admin: cfg, adminURL: m.opts.DatabaseURL}
+		return m.db, nil
+	}
+	c, err := pgcluster.New(pgcluster.Options{Dir: m.layout.PostgresDir(), Logger: m.log})
+	if err != nil {
+		return nil, err
+	}
+	m.emit(Event{Kind: EventInfo, Instance: "postgres", Message: "starting the embedded PostgreSQL cluster in " + m.layout.PostgresDir()})
+	if err := c.Start(ctx); err != nil {
+		return nil, fmt.Errorf("instance: embedded PostgreSQL cluster: %w", err)
+	}
+	cfg, err := c.AdminConfig()
+	if err != nil {
+		return nil, err
+	}
+	m.db = &dbServer{admin: cfg, adminURL: c.AdminURL(), cluster: c}
+	return m.db, nil
+}
+
+// Shutdown stops the embedded PostgreSQL cluster, if this root has one
+// and it is running. Instances' services are not stopped.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	if m.opts.DatabaseURL != "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(m.layout.PostgresDir(), "data")); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	c, err := pgcluster.New(pgcluster.Options{Dir: m.layout.PostgresDir(), Logger: m.log})
+	if err != nil {
+		return err
+	}
+	m.dbMu.Lock()
+	m.db = nil
+	m.dbMu.Unlock()
+	return c.Stop(ctx)
+}
+
+func (l Layout) passwordFile(name string) string {
+	return filepath.Join(l.SecretsDir(name), "db-password")
+}
+
+func names(st *State) (account.Names, error) { return account.NamesFor("", st.Name) }
+
+// ensureDatabase provisions the instance's role and database (when the
+// spec has one) and writes its DATABASE_URL into the secrets env file.
+func (m *Manager) ensureDatabase(ctx context.Context, st *State, spec *Spec) error {
+	if spec.Database == nil {
+		return nil
+	}
+	n, err := names(st)
+	if err != nil {
+		return err
+	}
+	st.Database, st.Role = n.Database, n.Role
+	srv, err := m.server(ctx)
+	if err != nil {
+		return err
+	}
+	acct, err := m.account(ctx, st)
+	if err != nil {
+		return err
+	}
+	res, err := schema.Provision(ctx, srv.admin, schema.Spec{Names: n, SecretsFile: m.layout.passwordFile(st.Name), Owner: acct, Logger: m.log})
+	if err != nil {
+		return err
+	}
+	ci, err := m.appConnInfo(srv, acct, n, res.Password)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# written by deploykit: the instance's database\nDATABASE_URL=%s\n", ci.URL())
+	p := m.layout.EnvFile(st.Name)
+	if err := atomicfile.WriteFile(p, b.Bytes(), 0o600); err != nil {
+		return err
+	}
+	if acct.Privileged {
+		return os.Chown(p, acct.UID, acct.GID)
+	}
+	return nil
+}
+
+// appConnInfo is how the instance's processes reach their database: by
+// peer authentication over the embedded cluster's socket when they run as
+// their own Unix user, else by password over TCP.
+func (m *Manager) appConnInfo(srv *dbServer, acct *account.Account, n account.Names, password string) (schema.ConnInfo, error) {
+	peer := srv.cluster != nil && acct.Privileged
+	return schema.InstanceConnInfo(srv.admin, n, password, peer)
+}
+
+// roleConfig connects as the instance's role (password over TCP): for
+// migrations, so what they create is owned by the role.
+func (m *Manager) roleConfig(ctx context.Context, st *State) (*pgx.ConnConfig, error) {
+	n, err := names(st)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := m.server(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pw, err := schema.ReadSecret(m.layout.passwordFile(st.Name))
+	if err != nil {
+		return nil, err
+	}
+	ci, err := schema.InstanceConnInfo(srv.admin, n, pw, false)
+	if err != nil {
+		return nil, err
+	}
+	return ci.Config()
+}
+
+func (m *Manager) dropDatabase(ctx context.Context, st *State) error {
+	if st.Database == "" {
+		return nil
+	}
+	n, err := names(st)
+	if err != nil {
+		return err
+	}
+	srv, err := m.server(ctx)
+	if err != nil {
+		return err
+	}
+	return schema.Remove(ctx, srv.admin, n, schema.RemoveOptions{Confirm: n.Database, SecretsFile: m.layout.passwordFile(st.Name), Logger: m.log})
+}
+
+// migrate applies the spec's SQL migrations (each in its own transaction)
+// and then runs the migrate hook with release id's venv, as the instance.
+func (m *Manager) migrate(ctx context.Context, st *State, spec *Spec, id string) error {
+	if spec.Database != nil && spec.Database.Migrations != "" {
+		dir := m.layout.ReleaseMigrations(st.Name, id)
+		migs, err := schema.LoadDir(dir)
+		if err != nil {
+			return err
+		}
+		cfg, err := m.roleConfig(ctx, st)
+		if err != nil {
+			return err
+		}
+		res, err := schema.Migrate(ctx, cfg, migs, schema.MigrateOptions{Logger: m.log, Progress: func(mg schema.Migration) {
+			m.emit(Event{Instance: st.Name, Kind: EventInfo, Step: "migrate", Message: "applying migration " + filepath.Base(mg.File)})
+		}})
+		if err != nil {
+			return err
+		}
+		m.log.Info("migrations applied", "instance", st.Name, "count", len(res.Applied))
+	}
+	if len(spec.Hooks.Migrate) == 0 {
+		return nil
+	}
+	cmd, err := m.command(ctx, st, spec, id, spec.Hooks.Migrate)
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		tail := out.String()
+		if len(tail) > 4096 {
+			tail = tail[len(tail)-4096:]
+		}
+		return fmt.Errorf("migrate hook %s: %w\n%s", strings.Join(spec.Hooks.Migrate, " "), err, strings.TrimSpace(tail))
+	}
+	return nil
+}
+
+// ReleaseMigrations is the copy of the spec's migrations a release keeps,
+// so a rollback or a recovery sees the files the release was built with.
+func (l Layout) ReleaseMigrations(name, id string) string {
+	return filepath.Join(l.ReleaseDir(name, id), "migrations")
+}
+
+// copyMigrations copies the spec's migrations directory into the release.
+func copyMigrations(spec *Spec, dst string) error {
+	if spec.Database == nil || spec.Database.Migrations == "" {
+		return nil
+	}
+	src := spec.Path(spec.Database.Migrations)
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	var names []string
+	for _, e := range ents {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".sql") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(src, n))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dst, n), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dbState is kept on the Manager: the embedded cluster is started once.
+type dbState struct {
+	dbMu sync.Mutex
+	db   *dbServer
+}

@@ -1,0 +1,197 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/deploykit/deploykit/internal/pgtest"
+)
+
+func statUID(fi os.FileInfo) int { return int(fi.Sys().(*syscall.Stat_t).Uid) }
+
+// managerChild runs one Manager operation in a child process that a kill
+// test kills (Options.CrashAt) at a chosen step.
+func managerChild(ctx context.Context) error {
+	opts := Options{
+		Root:          os.Getenv("DEPLOYKIT_TEST_ROOT"),
+		DatabaseURL:   os.Getenv("DEPLOYKIT_TEST_DB"),
+		Services:      "supervise",
+		Python:        "/usr/bin/python3",
+		HealthTimeout: 20 * time.Second,
+		CrashAt:       os.Getenv("DEPLOYKIT_TEST_CRASH_AT"),
+	}
+	m, err := Open(ctx, opts)
+	if err != nil {
+		return err
+	}
+	name := os.Getenv("DEPLOYKIT_TEST_NAME")
+	switch op := os.Getenv("DEPLOYKIT_TEST_OP"); op {
+	case "create", "upgrade":
+		spec, err := LoadSpec(os.Getenv("DEPLOYKIT_TEST_SPEC"))
+		if err != nil {
+			return err
+		}
+		if op == "create" {
+			_, err = m.Create(ctx, name, spec)
+		} else {
+			_, err = m.Upgrade(ctx, name, spec)
+		}
+		return err
+	case "remove":
+		return m.Remove(ctx, name, RemoveOptions{})
+	default:
+		return fmt.Errorf("unknown op %q", op)
+	}
+}
+
+// runKilled runs op in a child killed at point; it returns an error
+// unless the child died by SIGKILL (or, for point "", exited cleanly).
+func runKilled(f *fixture, op, name, specPath, point string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "DEPLOYKIT_TEST_CHILD=manager", "DEPLOYKIT_TEST_ROOT="+f.root, "DEPLOYKIT_TEST_DB="+f.dbURL,
+		"DEPLOYKIT_TEST_NAME="+name, "DEPLOYKIT_TEST_OP="+op, "DEPLOYKIT_TEST_SPEC="+specPath, "DEPLOYKIT_TEST_CRASH_AT="+point)
+	out, err := cmd.CombinedOutput()
+	if point == "" {
+		if err != nil {
+			return fmt.Errorf("child %s: %v\n%s", op, err, out)
+		}
+		return nil
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != -1 {
+		return fmt.Errorf("child %s was not killed at %s: %v\n%s", op, point, err, out)
+	}
+	return nil
+}
+
+// checkGone asserts nothing of instance name is left: record, dirs,
+// user, role, database, supervisor state.
+func checkGone(t *testing.T, m *Manager, name string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := m.Status(ctx, name); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("status: %v (want not found)", err)
+	}
+	if ents, err := os.ReadDir(m.Layout().InstanceDir(name)); err == nil {
+		for _, e := range ents {
+			if e.Name() != ".lock" {
+				t.Errorf("left in the instance dir: %s", e.Name())
+			}
+		}
+	}
+	if _, err := user.Lookup("dk-" + name); err == nil {
+		t.Error("user left")
+	}
+	var n int
+	pgtest.Get(t).Connect(t).QueryRow(ctx, "SELECT (SELECT count(*) FROM pg_roles WHERE rolname = $1) + (SELECT count(*) FROM pg_database WHERE datname = $1)", "dk-"+name).Scan(&n)
+	if n != 0 {
+		t.Error("role or database left")
+	}
+	if _, err := os.Stat(filepath.Join(m.Layout().SupervisorDir(), name, "spec.json")); err == nil {
+		t.Error("services left installed")
+	}
+}
+
+// TestCreateKilledAtEveryStepRollsBack kills a create at every step (in a
+// child process, SIGKILL) and checks that the next operation finds no
+// instance at all — no user, role, database, directory or service — and
+// that creating it again then succeeds.
+func TestCreateKilledAtEveryStepRollsBack(t *testing.T) {
+	f := newFixture(t)
+	m := f.open(t)
+	f.spec(t, "1")
+	specPath := filepath.Join(f.specDir, "app.toml")
+	name := randomName("tk")
+	cleanup(t, m, name)
+	points := []string{"prepare", "account", "account:done", "database", "database:done", "build", "build:done", "migrate:done", "switch:done", "services", "services:done", "health:done", "commit:done"}
+	for _, point := range points {
+		t.Run(point, func(t *testing.T) {
+			if err := runKilled(f, "create", name, specPath, point); err != nil {
+				t.Fatal(err)
+			}
+			checkGone(t, m, name)
+		})
+	}
+	// It converges: a create after all that works.
+	st, err := m.Create(context.Background(), name, f.spec(t, "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := get(t, st.Ports["web"]); a.Instance != name {
+		t.Fatalf("answered %+v", a)
+	}
+}
+
+// TestUpgradeKilledAtEveryStepIsOldOrNew kills an upgrade at every step
+// and checks that the instance then serves either the old release or the
+// new one, consistently: record, current link and running version agree.
+func TestUpgradeKilledAtEveryStepIsOldOrNew(t *testing.T) {
+	f := newFixture(t)
+	m := f.open(t)
+	ctx := context.Background()
+	name := randomName("tu")
+	cleanup(t, m, name)
+	if _, err := m.Create(ctx, name, f.spec(t, "0")); err != nil {
+		t.Fatal(err)
+	}
+	specPath := filepath.Join(f.specDir, "app.toml")
+	points := []string{"build", "build:done", "database:done", "migrate:done", "switch", "switch:done", "restart", "restart:done", "health:done", "commit:done", "prune"}
+	for i, point := range points {
+		t.Run(point, func(t *testing.T) {
+			before, err := m.Status(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.spec(t, fmt.Sprint(i+1))
+			if err := runKilled(f, "upgrade", name, specPath, point); err != nil {
+				t.Fatal(err)
+			}
+			st, err := m.Status(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Recovered == nil {
+				t.Fatal("status did not recover the interrupted upgrade")
+			}
+			link, _ := os.Readlink(m.Layout().Current(name))
+			if link != "releases/"+st.Current {
+				t.Fatalf("record says %s, current -> %s", st.Current, link)
+			}
+			newState := point == "prune"
+			want := before.Current
+			if newState {
+				want = fmt.Sprintf("r%d", before.NextRelease)
+			}
+			if st.Current != want {
+				t.Fatalf("after a kill at %s: release %s, want %s (recovered: %s)", point, st.Current, want, st.Recovered)
+			}
+			spec, err := m.releaseSpec(name, st.Current)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := get(t, st.Ports["web"]); a.Version != spec.Env["APP_VERSION"] {
+				t.Fatalf("serving version %q, release %s is %q", a.Version, st.Current, spec.Env["APP_VERSION"])
+			}
+			for _, r := range []string{before.Current, st.Current} {
+				if _, err := os.Stat(m.Layout().ReleaseVenv(name, r)); err != nil {
+					t.Fatalf("release %s lost its venv: %v", r, err)
+				}
+			}
+			ents, _ := os.ReadDir(m.Layout().ReleasesDir(name))
+			if len(ents) != len(st.Releases) {
+				t.Fatalf("%d release dirs for %d releases: a half-built release was left", len(ents), len(st.Releases))
+			}
+		})
+	}
+}

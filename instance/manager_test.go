@@ -1,0 +1,353 @@
+package instance
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deploykit/deploykit/internal/pgtest"
+	"github.com/deploykit/deploykit/internal/testenv"
+)
+
+// fixture is an application spec dir and a root on a real server, with
+// real interpreters and the real wheelhouse.
+type fixture struct {
+	root    string
+	specDir string
+	dbURL   string
+	wheels  string
+}
+
+func randomName(prefix string) string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// openTree makes dir and its parents up to /tmp traversable by instance
+// users (t.TempDir makes 0700 directories).
+func openTree(t *testing.T, dir string) {
+	t.Helper()
+	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	testenv.NeedRoot(t)
+	testenv.SystemPython(t)
+	wh := testenv.GetWheelhouse(t)
+	srv := pgtest.Get(t)
+	// Not t.TempDir: its long paths make long socket paths.
+	root, err := os.MkdirTemp("", "dk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	openTree(t, root)
+	f := &fixture{root: filepath.Join(root, "root"), specDir: filepath.Join(root, "app"), dbURL: srv.URL, wheels: wh.Dir}
+	if err := os.MkdirAll(filepath.Join(f.specDir, "migrations"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("testdata/app/server.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(f.specDir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("server.py", string(src))
+	write("requirements.txt", "--no-index\n--find-links "+wh.Dir+"\nsix\n")
+	write("migrations/0001_notes.sql", "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);\n")
+	return f
+}
+
+// spec writes app.toml for an application version and loads it.
+func (f *fixture) spec(t *testing.T, version string) *Spec {
+	t.Helper()
+	toml := fmt.Sprintf(`name = "testapp"
+python = ">=3.8"
+requirements = ["requirements.txt"]
+[env]
+APP_VERSION = %q
+[database]
+migrations = "migrations"
+[hooks]
+migrate = ["python", "-c", "import six, os; assert os.environ['DATABASE_URL']"]
+[services.web]
+command = ["python", %q]
+listen = true
+health = "/"
+`, version, filepath.Join(f.specDir, "server.py"))
+	p := filepath.Join(f.specDir, "app.toml")
+	if err := os.WriteFile(p, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadSpec(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (f *fixture) options() Options {
+	return Options{Root: f.root, DatabaseURL: f.dbURL, Services: "supervise", Python: "/usr/bin/python3", HealthTimeout: 20 * time.Second}
+}
+
+func (f *fixture) open(t *testing.T) *Manager {
+	t.Helper()
+	m, err := Open(context.Background(), f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// cleanup removes the instance at the end of the test, whatever state
+// it is in.
+func cleanup(t *testing.T, m *Manager, name string) {
+	t.Cleanup(func() {
+		err := m.Remove(context.Background(), name, RemoveOptions{DeleteBackups: true})
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			t.Errorf("cleanup remove %s: %v", name, err)
+		}
+	})
+}
+
+type answer struct {
+	Instance string `json:"instance"`
+	Version  string `json:"version"`
+	Six      string `json:"six"`
+	User     int    `json:"user"`
+	HasDB    bool   `json:"has_db"`
+}
+
+func get(t *testing.T, port int) answer {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		t.Fatalf("GET port %d: %v", port, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var a answer
+	if err := json.Unmarshal(b, &a); err != nil {
+		t.Fatalf("GET port %d: %v: %s", port, err, b)
+	}
+	return a
+}
+
+func TestLifecycleTwoInstancesUpgradeHotfixRollbackBackupRemove(t *testing.T) {
+	f := newFixture(t)
+	m := f.open(t)
+	ctx := context.Background()
+	prod, stage := randomName("tp"), randomName("ts")
+	cleanup(t, m, prod)
+	cleanup(t, m, stage)
+	spec := f.spec(t, "1")
+
+	p, err := m.Create(ctx, prod, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.Create(ctx, stage, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Current != "r1" || p.Ports["web"] == s.Ports["web"] || p.UID == s.UID || p.UID == 0 || p.Database == s.Database {
+		t.Fatalf("instances not separate: %+v %+v", p, s)
+	}
+	a := get(t, p.Ports["web"])
+	if a.Instance != prod || a.Version != "1" || a.Six != "1.16.0" || a.User != p.UID || !a.HasDB {
+		t.Fatalf("production answered %+v", a)
+	}
+	if b := get(t, s.Ports["web"]); b.Instance != stage || b.User != s.UID {
+		t.Fatalf("staging answered %+v", b)
+	}
+	list, err := m.List(ctx)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("list %v %v", list, err)
+	}
+
+	// Isolation: staging's user cannot read production's files, and
+	// staging's role cannot connect to production's database.
+	secret := filepath.Join(m.Layout().DataDir(prod), "secret.txt")
+	if err := os.WriteFile(secret, []byte("prod only"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(secret, p.UID, p.GID)
+	if code, err := m.Run(ctx, stage, []string{"cat", secret}, RunIO{Stdout: io.Discard, Stderr: io.Discard}); err != nil || code == 0 {
+		t.Fatalf("staging read production's data: code %d err %v", code, err)
+	}
+	if code, err := m.Run(ctx, prod, []string{"cat", secret}, RunIO{Stdout: io.Discard, Stderr: io.Discard}); err != nil || code != 0 {
+		t.Fatalf("production cannot read its own data: code %d err %v", code, err)
+	}
+	pw, err := os.ReadFile(m.Layout().passwordFile(stage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := pgtest.Get(t).ConnConfig(t)
+	cfg.Host, cfg.Port = "127.0.0.1", uint16(pgtest.Get(t).Port)
+	cfg.User, cfg.Password, cfg.Database = s.Role, strings.TrimSpace(string(pw)), p.Database
+	if c, err := pgx.ConnectConfig(ctx, cfg); err == nil {
+		c.Close(ctx)
+		t.Fatal("staging's role connected to production's database")
+	}
+	cfg.Database = s.Database
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatalf("staging's role cannot connect to its own database: %v", err)
+	}
+	c.Close(ctx)
+
+	// Upgrade to version 2.
+	p, err = m.Upgrade(ctx, prod, f.spec(t, "2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Current != "r2" || get(t, p.Ports["web"]).Version != "2" {
+		t.Fatalf("after upgrade: %+v", p)
+	}
+
+	// A failing migration: the upgrade is rolled back and r2 keeps serving.
+	bad := filepath.Join(f.specDir, "migrations", "0002_bad.sql")
+	os.WriteFile(bad, []byte("ALTER TABLE no_such_table ADD COLUMN x int;\n"), 0o644)
+	_, err = m.Upgrade(ctx, prod, f.spec(t, "3"))
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "migrate" || !se.RolledBack {
+		t.Fatalf("failing migration: %v", err)
+	}
+	os.Remove(bad)
+	st, err := m.Status(ctx, prod)
+	if err != nil || st.Current != "r2" || len(st.Releases) != 2 {
+		t.Fatalf("status after failed upgrade: %+v %v", st, err)
+	}
+	if _, err := os.Stat(m.Layout().ReleaseDir(prod, "r3")); !os.IsNotExist(err) {
+		t.Fatal("the failed release's directory was left behind")
+	}
+	if a := get(t, p.Ports["web"]); a.Version != "2" {
+		t.Fatalf("not serving r2 after the failed upgrade: %+v", a)
+	}
+
+	// Hotfix: the same lock with one requirement named; then roll back.
+	p, err = m.Hotfix(ctx, prod, []string{"six==1.16.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Current != "r3" {
+		t.Fatalf("hotfix release %s", p.Current)
+	}
+	if r, _ := p.Release("r3"); r.Kind != "hotfix" || len(r.Changes) != 1 {
+		t.Fatalf("hotfix release record %+v", r)
+	}
+	p, err = m.Rollback(ctx, prod, "")
+	if err != nil || p.Current != "r2" {
+		t.Fatalf("rollback: %+v %v", p, err)
+	}
+	if target, _ := os.Readlink(m.Layout().Current(prod)); target != "releases/r2" {
+		t.Fatalf("current -> %s", target)
+	}
+
+	// Backup production (database row + data file), restore into staging.
+	admin := pgtest.Get(t).ConnConfig(t)
+	admin.Database = p.Database
+	ac, err := pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ac.Exec(ctx, "INSERT INTO notes (body) VALUES ('from production')"); err != nil {
+		t.Fatal(err)
+	}
+	ac.Close(ctx)
+	res, err := m.Backup(ctx, prod, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := m.Verify(ctx, res.Path); err != nil || v.Instance != prod || v.Release != "r2" {
+		t.Fatalf("verify: %+v %v", v, err)
+	}
+	if err := m.Restore(ctx, stage, res.Path); err != nil {
+		t.Fatal(err)
+	}
+	admin.Database = s.Database
+	sc, err := pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body, owner string
+	if err := sc.QueryRow(ctx, "SELECT n.body, t.tableowner FROM notes n, pg_tables t WHERE t.tablename = 'notes'").Scan(&body, &owner); err != nil || body != "from production" || owner != s.Role {
+		t.Fatalf("staging after restore: %q owned by %q: %v", body, owner, err)
+	}
+	sc.Close(ctx)
+	fi, err := os.Stat(filepath.Join(m.Layout().DataDir(stage), "secret.txt"))
+	if err != nil {
+		t.Fatalf("restored data file: %v", err)
+	}
+	if uid := statUID(fi); uid != s.UID {
+		t.Fatalf("restored file owned by %d, not staging's %d", uid, s.UID)
+	}
+	if b := get(t, s.Ports["web"]); b.Instance != stage {
+		t.Fatalf("staging after restore answered %+v", b)
+	}
+
+	// Remove staging: nothing left but its backups.
+	if err := m.Remove(ctx, stage, RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := user.Lookup(s.User); err == nil {
+		t.Error("staging's user survived remove")
+	}
+	var n int
+	pc := pgtest.Get(t).Connect(t)
+	pc.QueryRow(ctx, "SELECT (SELECT count(*) FROM pg_roles WHERE rolname = $1) + (SELECT count(*) FROM pg_database WHERE datname = $1)", s.Role).Scan(&n)
+	if n != 0 {
+		t.Error("staging's role or database survived remove")
+	}
+	for _, d := range []string{m.Layout().InstanceDir(stage), filepath.Join(m.Layout().SupervisorDir(), stage)} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s survived remove", d)
+		}
+	}
+	if _, err := m.Status(ctx, stage); !errors.Is(err, ErrNotFound) {
+		t.Errorf("status of removed instance: %v", err)
+	}
+	if a := get(t, p.Ports["web"]); a.Instance != prod {
+		t.Fatalf("production disturbed by staging's removal: %+v", a)
+	}
+}
+
+func TestSecondOperationGetsErrLocked(t *testing.T) {
+	dir := t.TempDir()
+	m, err := Open(context.Background(), Options{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, _, err := m.begin(context.Background(), "busy", "upgrade")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	_, err = m.Rollback(context.Background(), "busy", "")
+	var le *LockedError
+	if !errors.Is(err, ErrLocked) || !errors.As(err, &le) || le.Op != "upgrade" {
+		t.Fatalf("second operation: %v", err)
+	}
+}

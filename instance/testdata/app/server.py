@@ -1,0 +1,39 @@
+"""Test application: a stdlib HTTP server taking its socket by systemd
+socket activation (LISTEN_FDS), answering with its instance and version."""
+import json
+import os
+import socket
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import six  # the requirement the test's release installs
+
+
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        body = json.dumps({
+            "instance": os.environ.get("DEPLOYKIT_INSTANCE"),
+            "version": os.environ.get("APP_VERSION"),
+            "six": six.__version__,
+            "user": os.getuid(),
+            "has_db": bool(os.environ.get("DATABASE_URL")),
+        }).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+if os.environ.get("LISTEN_PID") == str(os.getpid()):
+    sock = socket.socket(fileno=3)
+else:
+    sock = socket.create_server(("127.0.0.1", int(os.environ["PORT"])))
+srv = ThreadingHTTPServer(sock.getsockname()[:2], H, bind_and_activate=False)
+srv.socket.close()
+srv.socket = sock
+srv.daemon_threads = True
+sys.stderr.write("serving\n")
+srv.serve_forever()
