@@ -671,7 +671,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 		if err == nil {
 			c.port = port
 			c.log.Info("pgcluster: started", "dir", c.opts.Dir, "port", port)
-			return nil
+			return c.harden(ctx)
 		}
 		var se *StartError
 		// A port picked by us and taken meanwhile by someone else: pick
@@ -686,6 +686,25 @@ func (c *Cluster) Start(ctx context.Context) error {
 		}
 		return err
 	}
+}
+
+// harden closes the cluster's own databases to PUBLIC: roles made for
+// instances reach their own database and nothing else (the admin, a
+// superuser, is not affected). Idempotent; run at every start.
+func (c *Cluster) harden(ctx context.Context) error {
+	cfg, err := pgx.ParseConfig(SocketURL(c.SocketDir(), c.port, c.opts.AdminRole, "postgres"))
+	if err != nil {
+		return fmt.Errorf("pgcluster: %w", err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("pgcluster: connecting after start: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "REVOKE CONNECT, TEMPORARY ON DATABASE postgres, template1 FROM PUBLIC"); err != nil {
+		return fmt.Errorf("pgcluster: %w", err)
+	}
+	return nil
 }
 
 func (c *Cluster) pgctlStart(ctx context.Context) error {

@@ -124,6 +124,25 @@ func TestStartConnectStopRestart(t *testing.T) {
 		t.Fatal("wrong admin password accepted over TCP")
 	}
 
+	// PUBLIC may not connect to the cluster's own databases.
+	admin, err := c.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, "CREATE ROLE someone LOGIN PASSWORD 'someone-pw-1'"); err != nil {
+		t.Fatal(err)
+	}
+	admin.Close(ctx)
+	for _, db := range []string{"postgres", "template1"} {
+		u := fmt.Sprintf("postgres://someone:someone-pw-1@127.0.0.1:%d/%s?sslmode=disable", port, db)
+		if sc, err := pgx.Connect(ctx, u); err == nil {
+			sc.Close(ctx)
+			t.Errorf("a plain role connected to %s", db)
+		} else if !strings.Contains(err.Error(), "42501") {
+			t.Errorf("a plain role on %s: %v, want 42501", db, err)
+		}
+	}
+
 	// Modes: data closed, socket dir open, password file private.
 	for path, want := range map[string]os.FileMode{c.DataDir(): 0o700, c.SocketDir(): 0o755, c.passwordFile(): 0o600, c.LogFile(): 0o600} {
 		fi, err := os.Stat(path)

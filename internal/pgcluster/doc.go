@@ -28,6 +28,10 @@
 // Passwords are set as SCRAM verifiers computed here (SCRAMVerifier), so the
 // clear text never reaches the server or its log.
 //
+// At every start, CONNECT and TEMPORARY on the databases postgres and
+// template1 are revoked from PUBLIC: a role made for an instance reaches
+// its own database and no other.
+//
 // Port and socket directory are kept in data/deploykit.conf, included from
 // postgresql.conf. A zero Options.Port picks a free port once, at Init, and
 // keeps it; if another process took it meanwhile, Start picks a new one.
