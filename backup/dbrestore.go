@@ -34,6 +34,7 @@ type dbLoader struct {
 	scratch bool
 	log     *slog.Logger
 	onEvent func(Event)
+	mwm     string
 
 	tools    pgTools
 	env      []string // libpq environment for the temporary database
@@ -163,6 +164,13 @@ func (l *dbLoader) start(ctx context.Context, cat *Catalog, man *archive.Manifes
 	return nil
 }
 
+func (l *dbLoader) maintenanceWorkMem() string {
+	if l.mwm != "" {
+		return l.mwm
+	}
+	return DefaultMaintenanceWorkMem
+}
+
 // loadConnString is what the schema and rows are loaded over.
 func (l *dbLoader) loadConnString() string {
 	if l.db.OwnerConnString != "" {
@@ -238,7 +246,13 @@ func (l *dbLoader) pgRestore(ctx context.Context, section string, jobs int) erro
 	} else {
 		args = append(args, "--single-transaction")
 	}
-	if err := runTool(ctx, l.env, l.tools.restore, append(args, l.schema.Name())...); err != nil {
+	env := l.env
+	if section == "post-data" {
+		// Index builds sort; the server's default 64MB spills to disk for
+		// any sizeable table. This is per session, for this restore only.
+		env = append(env[:len(env):len(env)], "PGOPTIONS=-c maintenance_work_mem="+l.maintenanceWorkMem())
+	}
+	if err := runTool(ctx, env, l.tools.restore, append(args, l.schema.Name())...); err != nil {
 		return l.fail(err)
 	}
 	return nil

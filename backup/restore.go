@@ -52,6 +52,10 @@ type RestoreOptions struct {
 	// Owner, when set, owns every restored file and directory.
 	Owner *FileOwner
 
+	// MaintenanceWorkMem for the index builds; "" is
+	// DefaultMaintenanceWorkMem.
+	MaintenanceWorkMem string
+
 	Jobs    int
 	PgBin   string
 	TempDir string
@@ -112,7 +116,7 @@ func Restore(ctx context.Context, r io.Reader, opts RestoreOptions) (*Summary, e
 			return nil, fmt.Errorf("backup: restore: %w: database name and owner role", ErrNoTarget)
 		}
 		st.db = &dbLoader{db: *opts.Database, jobs: jobsOr(opts.Jobs), pgBin: opts.PgBin, tempDir: opts.TempDir,
-			log: st.log, onEvent: opts.OnEvent}
+			log: st.log, onEvent: opts.OnEvent, mwm: opts.MaintenanceWorkMem}
 	}
 	st.x = &extractor{targets: opts.Dirs, owner: opts.Owner, staged: map[string]*stagedDir{}}
 	return st.run(ctx, r, archive.ReaderOptions{Instance: opts.Instance, Force: opts.Force})

@@ -33,20 +33,27 @@ func main() {
 	jobs := fs.Int("jobs", 0, "parallel connections (0: max(2, CPUs))")
 	precheck := fs.Bool("precheck", false, "restore: verify the whole archive before restoring (RestoreFile)")
 	deep := fs.Bool("deep", false, "check: restore into a scratch database and count rows")
+	verbose := fs.Bool("v", false, "print progress events with elapsed times to stderr")
 	fs.Parse(os.Args[2:])
 	ctx := context.Background()
 	start := time.Now()
+	var onEvent func(backup.Event)
+	if *verbose {
+		onEvent = func(e backup.Event) {
+			fmt.Fprintf(os.Stderr, "%7.2fs %s %s rows=%d\n", time.Since(start).Seconds(), e.Kind, e.Path, e.Rows)
+		}
+	}
 	var err error
 	switch os.Args[1] {
 	case "backup":
 		var res *backup.Result
-		res, err = backup.CreateFile(ctx, *out, backup.Options{Instance: "bench", Jobs: *jobs,
+		res, err = backup.CreateFile(ctx, *out, backup.Options{Instance: "bench", Jobs: *jobs, OnEvent: onEvent,
 			Database: &backup.Database{ConnString: *url, Name: *db}})
 		if err == nil {
 			fmt.Printf("tables=%d rows=%d bytes=%d\n", res.Tables, res.Rows, res.Bytes)
 		}
 	case "restore":
-		opts := backup.RestoreOptions{Instance: "bench", Jobs: *jobs,
+		opts := backup.RestoreOptions{Instance: "bench", Jobs: *jobs, OnEvent: onEvent,
 			Database: &backup.Database{ConnString: *url, Name: *db, Owner: *owner}}
 		if *precheck {
 			_, err = backup.RestoreFile(ctx, *in, opts)
