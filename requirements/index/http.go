@@ -20,7 +20,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/deploykit/deploykit/internal/atomicfile"
 )
 
 // HTTPError is a non-success HTTP status from a source.
@@ -160,6 +159,7 @@ type cacheMeta struct {
 	LastModified string    `json:"last_modified,omitempty"`
 	Expires      time.Time `json:"expires"`
 	Status       int       `json:"status"`
+	Size         int       `json:"size"`
 }
 
 func (f *fetcher) cachePaths(key string) (meta, body string) {
@@ -183,8 +183,8 @@ func (f *fetcher) readCache(key string) (*cacheMeta, []byte) {
 		return nil, nil
 	}
 	body, err := os.ReadFile(bp)
-	if err != nil {
-		return nil, nil
+	if err != nil || len(body) != m.Size {
+		return nil, nil // missing or torn: refetch
 	}
 	return &m, body
 }
@@ -197,11 +197,36 @@ func (f *fetcher) writeCache(key string, m *cacheMeta, body []byte) {
 	if err := os.MkdirAll(filepath.Dir(mp), 0o755); err != nil {
 		return
 	}
+	m.Size = len(body)
 	mb, _ := json.Marshal(m)
-	// Body first: a meta file always points at a complete body.
-	if atomicfile.WriteFile(bp, body, 0o644) == nil {
-		_ = atomicfile.WriteFile(mp, mb, 0o644)
+	// Body first: a meta file always points at a complete body. No fsync:
+	// a cache entry lost in a crash is refetched, and Size catches a torn
+	// body.
+	if writeNoSync(bp, body) == nil {
+		_ = writeNoSync(mp, mb)
 	}
+}
+
+// writeNoSync replaces path by rename of a temporary file, without fsync.
+func writeNoSync(path string, data []byte) error {
+	fh, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
+	if err != nil {
+		return err
+	}
+	_, err = fh.Write(data)
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(fh.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(fh.Name(), path)
+	}
+	if err != nil {
+		os.Remove(fh.Name())
+	}
+	return err
 }
 
 // get fetches a URL, honouring the disk cache: an immutable resource (a
@@ -282,8 +307,10 @@ func (f *fetcher) fetch(ctx context.Context, raw, accept string, immutable, useC
 	defer resp.Body.Close()
 	final := redact(resp.Request.URL)
 	if resp.StatusCode == http.StatusNotModified && cm != nil {
-		cm.Expires = expiry(resp.Header, f.now())
-		f.writeCache(key, cm, cbody)
+		if exp := expiry(resp.Header, f.now()); exp.After(cm.Expires.Add(time.Second)) {
+			cm.Expires = exp
+			f.writeCache(key, cm, cbody)
+		}
 		return &response{body: cbody, contentType: cm.ContentType, url: cm.URL, status: cm.Status, fromCache: true}, nil
 	}
 	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
