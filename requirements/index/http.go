@@ -19,7 +19,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
 )
 
 // HTTPError is a non-success HTTP status from a source.
