@@ -171,3 +171,25 @@ func TestCheckEnforcesDatabaseLayout(t *testing.T) {
 		}
 	}
 }
+
+func TestReadManifestFile(t *testing.T) {
+	src := t.TempDir()
+	p := filepath.Join(t.TempDir(), "x.dkb")
+	if _, err := CreateFile(context.Background(), p, Options{Instance: "prod", Release: "r7", Spec: "name = \"demo\"",
+		Dirs: []Dir{{Name: "data", Path: src}}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadManifestFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Instance != "prod" || m.Release != "r7" || m.Spec != "name = \"demo\"" || m.Created.IsZero() || m.Format != archive.FormatVersion {
+		t.Fatalf("%+v", m)
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+		t.Errorf("archive mode %v, want 0600 (it holds the database)", fi.Mode())
+	}
+	if _, err := ReadManifestFile(filepath.Join(t.TempDir(), "missing.dkb")); err == nil {
+		t.Error("missing file accepted")
+	}
+}

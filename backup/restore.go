@@ -333,3 +333,30 @@ func readChunk(buf *bytes.Buffer, r io.Reader, size int64) error {
 	}
 	return nil
 }
+
+// ReadManifest reads only an archive's manifest (its first member): enough
+// to list backups by instance, time and release without reading them
+// through. It does not verify the rest of the archive.
+func ReadManifest(r io.Reader) (*archive.Manifest, error) {
+	ar, err := archive.NewReader(r, archive.ReaderOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer ar.Close()
+	m := *ar.Manifest()
+	return &m, nil
+}
+
+// ReadManifestFile is ReadManifest on a file.
+func ReadManifestFile(path string) (*archive.Manifest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	defer f.Close()
+	m, err := ReadManifest(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
