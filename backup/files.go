@@ -265,6 +265,9 @@ func (x *extractor) member(m *archive.Member, r io.Reader) error {
 		if err := cleanStale(target); err != nil {
 			return err
 		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
 		tmp, err := os.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+".dk-restore-")
 		if err != nil {
 			return fmt.Errorf("backup: staging %s: %w", target, err)

@@ -324,6 +324,7 @@ func TestWriterRefusesWhatReadersReject(t *testing.T) {
 		w.AddBytes("files/data/x", nil, nil), // no parent
 		w.AddSymlink("files/data/l", "/etc", time.Time{}),
 		w.AddBytes(SealName, nil, nil),
+		w.AddBytes("etc/passwd", nil, nil),
 	} {
 		if err == nil {
 			t.Error("accepted")

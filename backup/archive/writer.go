@@ -73,8 +73,8 @@ func (w *Writer) check(name string, t Type) error {
 	if err := CheckName(name); err != nil {
 		return memberErr(name, err)
 	}
-	if strings.HasPrefix(name, "deploykit/") && w.chain.n > 0 {
-		return memberErr(name, fmt.Errorf("%w: reserved prefix", ErrUnsafePath))
+	if w.chain.n > 0 && !strings.HasPrefix(name, "db/") && !strings.HasPrefix(name, "files/") {
+		return memberErr(name, fmt.Errorf("%w: outside db/ and files/", ErrUnsafePath))
 	}
 	if _, dup := w.names[name]; dup {
 		return memberErr(name, ErrDuplicate)
