@@ -152,20 +152,18 @@ func scanPreDevPost(s string, i int) int {
 	return i
 }
 
-func isAlnum(c byte) bool { return isAlnumASCII(c) }
-
 // scanLocal matches (\+[a-z0-9]+([-_.][a-z0-9]+)*)?.
 func scanLocal(s string, i int) int {
-	if i+1 >= len(s) || s[i] != '+' || !isAlnum(s[i+1]) {
+	if i+1 >= len(s) || s[i] != '+' || !isAlnumASCII(s[i+1]) {
 		return i
 	}
 	i++
-	for i < len(s) && isAlnum(s[i]) {
+	for i < len(s) && isAlnumASCII(s[i]) {
 		i++
 	}
-	for i+1 < len(s) && isSep(s[i]) && isAlnum(s[i+1]) {
+	for i+1 < len(s) && isSep(s[i]) && isAlnumASCII(s[i+1]) {
 		i++
-		for i < len(s) && isAlnum(s[i]) {
+		for i < len(s) && isAlnumASCII(s[i]) {
 			i++
 		}
 	}

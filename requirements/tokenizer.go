@@ -61,8 +61,7 @@ const (
 
 // isWordRune is Python's \w for str patterns: letters, numbers, underscore.
 func isWordRune(r rune) bool {
-	return r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r) ||
-		(r < utf8.RuneSelf && (r >= '0' && r <= '9'))
+	return r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r)
 }
 
 // wordBefore reports whether the rune ending at byte offset i is a word rune.
