@@ -510,3 +510,34 @@ func TestGroupCommandCancelKillsTheGroup(t *testing.T) {
 	}
 	t.Fatal("processes of the cancelled group are still alive")
 }
+
+// Ensure is two steps (groupadd, useradd): a crash between them leaves a
+// group without its user, which the next Ensure adopts. The longest valid
+// name goes through the real useradd.
+func TestEnsureConvergesAfterInterruptionAndTakesLongestName(t *testing.T) {
+	ctx := context.Background()
+	m := privileged(t)
+	names, _ := m.Names("half")
+	if err := m.run(ctx, "groupadd", append(m.rangeArgs(), "--system", names.Group)...); err != nil {
+		t.Fatal(err)
+	}
+	a, err := m.Ensure(ctx, "half", "/srv/x/instances/half")
+	if err != nil {
+		t.Fatalf("Ensure after an interrupted one: %v", err)
+	}
+	group, _ := os.ReadFile(filepath.Join(m.opts.Root, "etc", "group"))
+	if strings.Count(string(group), names.Group+":") != 1 || !strings.Contains(string(group), names.Group+":x:"+strconv.Itoa(a.GID)+":") {
+		t.Fatalf("group file:\n%s", group)
+	}
+	long := "a1-" + strings.Repeat("z", MaxNameLen-3)
+	la, err := m.Ensure(ctx, long, "/srv/x/instances/"+long)
+	if err != nil {
+		t.Fatalf("longest name: %v", err)
+	}
+	if la.User != "dk-"+long {
+		t.Fatalf("user %q", la.User)
+	}
+	if err := m.Remove(ctx, long); err != nil {
+		t.Fatal(err)
+	}
+}
