@@ -324,7 +324,7 @@ func instanceTree(t *testing.T, base, name string) Tree {
 			t.Fatal(err)
 		}
 	}
-	os.Chmod(filepath.Join(dir, "releases/r1/venv/bin/python"), 0o777)
+	os.Chmod(filepath.Join(dir, "releases/r1/venv/bin/python"), 0o777|os.ModeSetuid|os.ModeSetgid)
 	return Tree{
 		Dir:      dir,
 		Private:  []string{filepath.Join(dir, "instance.toml")},
@@ -424,6 +424,9 @@ func TestInstancesCannotReadEachOthersFiles(t *testing.T) {
 	check("instance.toml", 0o640, 0)
 	check("releases", 0o750, 0)
 	check("releases/r1/venv/bin/python", 0o755, 0)
+	if fi, _ := os.Stat(filepath.Join(own.Dir, "releases/r1/venv/bin/python")); fi.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 {
+		t.Errorf("setuid/setgid kept on a root-owned code file: %v", fi.Mode())
+	}
 	check("releases/r1/venv/lib/site.py", 0o644, 0)
 	check("data", 0o750, a.UID)
 	check("data/db.txt", 0o640, a.UID)

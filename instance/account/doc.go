@@ -40,6 +40,9 @@
 //	data, run, log        USER:GROUP 0750 dirs, no world access inside
 //	secrets               USER:GROUP 0700 dir, 0600 files
 //
+// and no setuid, setgid or sticky bit survives in code or data (a setuid
+// file that Secure hands to root would otherwise run as root).
+//
 // Access is gated by the top directories rather than by every file: a venv
 // links files out of the shared wheel cache, and those inodes must stay
 // readable to every instance. The walk uses file descriptors (openat with

@@ -51,7 +51,9 @@ func (a *Account) Secure(ctx context.Context, t Tree) error {
 	}
 	for _, d := range t.Code {
 		err := walk(ctx, d, func(fd int, st *unix.Stat_t, top bool) (int, int, uint32) {
-			mode := st.Mode & 0o7777 &^ 0o022
+			// Never setuid/setgid: a root-owned code file with the bit
+			// (from a crafted wheel) would run as root.
+			mode := st.Mode & 0o777 &^ 0o022
 			gid := 0
 			if top {
 				mode, gid = 0o750, rootGID
@@ -67,7 +69,7 @@ func (a *Account) Secure(ctx context.Context, t Tree) error {
 	}
 	for _, d := range t.Writable {
 		err := walk(ctx, d, func(fd int, st *unix.Stat_t, top bool) (int, int, uint32) {
-			mode := st.Mode & 0o7777 &^ 0o007
+			mode := st.Mode & 0o777 &^ 0o007
 			if top {
 				mode = 0o750
 			}
