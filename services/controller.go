@@ -69,4 +69,7 @@ type Status struct {
 	ExitCode int
 	// Error explains a failed state (crash loop, missing executable…).
 	Error string
+	// Listen are the bound addresses of the component's listen sockets
+	// (the real port when the spec asked for port 0), when known.
+	Listen []string `json:",omitempty"`
 }

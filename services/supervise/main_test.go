@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -54,15 +53,6 @@ func webPy(t testing.TB) string {
 
 func python(t testing.TB) string {
 	return testenv.SystemPython(t).Path
-}
-
-func freePort(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // runSup runs a supervisor in this process until the test ends.

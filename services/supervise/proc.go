@@ -26,6 +26,7 @@ type proc struct {
 	s     *Supervisor
 	c     services.Component
 	files []*os.File
+	addrs []string // bound addresses of files
 	out   *rotator
 
 	op sync.Mutex // serializes start/stop/restart/auto-restart
@@ -65,7 +66,7 @@ func (p *proc) snapshot() componentState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	cs := componentState{Status: services.Status{Instance: p.c.Instance, Component: p.c.Name, State: p.state,
-		Sub: p.sub, Since: p.since, Restarts: p.restarts, ExitCode: p.exitCode, Error: p.errMsg}}
+		Sub: p.sub, Since: p.since, Restarts: p.restarts, ExitCode: p.exitCode, Error: p.errMsg, Listen: p.addrs}}
 	if p.cur != nil {
 		cs.PID, cs.PGID, cs.PIDStart = p.cur.pid, p.cur.pid, p.cur.pidStart
 	}
@@ -450,7 +451,13 @@ func (p *proc) waitReady(ctx context.Context, ch *child, notify *net.UnixConn) e
 	case services.ReadyTCP, services.ReadyHTTP:
 		addr := c.Ready.Address
 		if addr == "" {
-			addr = c.FirstTCP()
+			// The first TCP socket, as bound (the spec may say port 0).
+			for i, l := range c.Listen {
+				if strings.HasPrefix(l.Network, "tcp") && i < len(p.addrs) {
+					addr = p.addrs[i]
+					break
+				}
+			}
 		}
 		go func() {
 			for ctx.Err() == nil {

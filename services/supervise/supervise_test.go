@@ -263,11 +263,11 @@ func get(url string) (string, error) {
 }
 
 func TestTwoSupervisorsAreIndependent(t *testing.T) {
-	a, b := freePort(t), freePort(t)
-	sockA, stopA := runSup(t, Options{Instance: "a", Components: []services.Component{webComponent(t, "a", a)}, Dir: t.TempDir(), Autostart: true})
-	webB := webComponent(t, "b", b)
+	sockA, stopA := runSup(t, Options{Instance: "a", Components: []services.Component{webComponent(t, "a", "127.0.0.1:0")}, Dir: t.TempDir(), Autostart: true})
+	webB := webComponent(t, "b", "127.0.0.1:0")
 	webB.Ready = services.Readiness{Kind: services.ReadyHTTP, Path: "/"}
 	sockB, _ := runSup(t, Options{Instance: "b", Components: []services.Component{webB}, Dir: t.TempDir(), Autostart: true})
+	a, b := statusOf(t, sockA, "web").Listen[0], statusOf(t, sockB, "web").Listen[0]
 	for _, addr := range []string{a, b} {
 		if out, err := get("http://" + addr + "/"); err != nil || !strings.HasPrefix(out, "ok ") {
 			t.Fatalf("%s: %q %v", addr, out, err)
@@ -287,8 +287,8 @@ func TestTwoSupervisorsAreIndependent(t *testing.T) {
 }
 
 func TestZeroDowntimeRestartUnderLoad(t *testing.T) {
-	addr := freePort(t)
-	sock, _ := runSup(t, Options{Instance: "t1", Components: []services.Component{webComponent(t, "t1", addr)}, Dir: t.TempDir(), Autostart: true})
+	sock, _ := runSup(t, Options{Instance: "t1", Components: []services.Component{webComponent(t, "t1", "127.0.0.1:0")}, Dir: t.TempDir(), Autostart: true})
+	addr := statusOf(t, sock, "web").Listen[0]
 	const total, conc, restarts = 3000, 8, 8
 	var ok, failed, next atomic.Int64
 	var errMu sync.Mutex
@@ -350,7 +350,7 @@ loop:
 
 func TestDaemonSurvivesTheCLIAndIsControlledFromAnother(t *testing.T) {
 	dir := t.TempDir()
-	addr := freePort(t)
+	addr := "127.0.0.1:0"
 	c := testController(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -374,6 +374,7 @@ func TestDaemonSurvivesTheCLIAndIsControlledFromAnother(t *testing.T) {
 			t.Fatalf("after the CLI exited: %+v", s)
 		}
 	}
+	addr = sts[0].Listen[0]
 	if out, err := get("http://" + addr + "/"); err != nil || !strings.HasPrefix(out, "ok ") {
 		t.Fatalf("web: %q %v", out, err)
 	}
@@ -408,7 +409,7 @@ func TestDaemonSurvivesTheCLIAndIsControlledFromAnother(t *testing.T) {
 	}
 	// Install while running: a changed definition is used from the next restart.
 	worker.Command = []string{"/bin/sh", "-c", "echo worker v2; exec sleep 1000"}
-	if err := c.Install(ctx, "t1", []services.Component{webComponent(t, "t1", addr), worker}); err != nil {
+	if err := c.Install(ctx, "t1", []services.Component{webComponent(t, "t1", "127.0.0.1:0"), worker}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Restart(ctx, "t1", "worker"); err != nil {

@@ -176,7 +176,7 @@ func (s *Supervisor) run(ctx context.Context) (err error) {
 	}
 	for i := range s.opts.Components {
 		c := s.opts.Components[i]
-		files, err := listen(&c)
+		files, addrs, err := listen(&c)
 		opened = append(opened, files...)
 		if err != nil {
 			closeAll()
@@ -187,7 +187,7 @@ func (s *Supervisor) run(ctx context.Context) (err error) {
 			closeAll()
 			return err
 		}
-		p := &proc{s: s, c: c, files: files, out: lg, state: services.StateInactive, sub: "dead", exitCode: -1}
+		p := &proc{s: s, c: c, files: files, addrs: addrs, out: lg, state: services.StateInactive, sub: "dead", exitCode: -1}
 		s.procs[c.Name] = p
 		s.order = append(s.order, c.Name)
 	}
@@ -388,8 +388,9 @@ func (s *Supervisor) shutdown() { s.quitO.Do(func() { close(s.quit) }) }
 // listen opens a component's listen sockets and returns them as files
 // (the fds passed to children; the listeners are closed, the files keep
 // the sockets open).
-func listen(c *services.Component) ([]*os.File, error) {
+func listen(c *services.Component) ([]*os.File, []string, error) {
 	var files []*os.File
+	var addrs []string
 	for _, l := range c.Listen {
 		var ln net.Listener
 		var err error
@@ -414,21 +415,22 @@ func listen(c *services.Component) ([]*os.File, error) {
 			for _, f := range files {
 				f.Close()
 			}
-			return nil, &StartError{Instance: c.Instance, Component: c.Name, Err: fmt.Errorf("listen socket %s %s: %w", l.Network, l.Address, err)}
+			return nil, nil, &StartError{Instance: c.Instance, Component: c.Name, Err: fmt.Errorf("listen socket %s %s: %w", l.Network, l.Address, err)}
 		}
+		addrs = append(addrs, ln.Addr().String())
 		f, err := ln.(interface{ File() (*os.File, error) }).File()
 		ln.Close()
 		if err != nil {
 			for _, f := range files {
 				f.Close()
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		// Children expect blocking sockets, as systemd passes them.
 		syscall.SetNonblock(int(f.Fd()), false)
 		files = append(files, f)
 	}
-	return files, nil
+	return files, addrs, nil
 }
 
 // Main is the foreground supervisor of a container's main process: it runs
@@ -481,7 +483,7 @@ func (s *Supervisor) update() error {
 			p.op.Unlock()
 			continue
 		}
-		files, err := listen(&c)
+		files, addrs, err := listen(&c)
 		if err != nil {
 			return err
 		}
@@ -492,7 +494,7 @@ func (s *Supervisor) update() error {
 			}
 			return err
 		}
-		added = append(added, &proc{s: s, c: c, files: files, out: lg, state: services.StateInactive, sub: "dead", exitCode: -1})
+		added = append(added, &proc{s: s, c: c, files: files, addrs: addrs, out: lg, state: services.StateInactive, sub: "dead", exitCode: -1})
 	}
 	var gone []*proc
 	s.mu.Lock()
