@@ -88,11 +88,9 @@ func resolveProgram(venvDir, prog string) (string, error) {
 			return p, nil
 		}
 		if _, err := os.Stat(venvDir); errors.Is(err, os.ErrNotExist) {
-			// Rendering units of a release not built yet: the program
-			// will be in the venv if anywhere.
-			if _, err := exec.LookPath(prog); err != nil {
-				return p, nil
-			}
+			// Rendering units of a release not built yet: a bare name
+			// means the venv's program.
+			return p, nil
 		}
 	}
 	p, err := exec.LookPath(prog)

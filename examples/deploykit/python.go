@@ -1,18 +1,327 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/deploykit/deploykit/instance"
+	"github.com/deploykit/deploykit/requirements"
+	"github.com/deploykit/deploykit/requirements/dist"
+	"github.com/deploykit/deploykit/requirements/lock"
 	"github.com/deploykit/deploykit/venv"
 )
 
 // pythonCommands are the packaging commands that work without instances:
 // venv, install, sync, lock (they drive venv and requirements directly).
 func (a *app) pythonCommands() []*cobra.Command {
-	return []*cobra.Command{a.venvCommand()}
+	return []*cobra.Command{a.venvCommand(), a.lockCommand(), a.installCommand(), a.syncCommand()}
+}
+
+// sourceFlags are pip's source options, shared by lock, install and sync.
+type sourceFlags struct {
+	indexURL   string
+	extraIndex []string
+	findLinks  []string
+	noIndex    bool
+	pre        bool
+	trusted    []string
+	cacheDir   string
+	noCompile  bool
+}
+
+func (s *sourceFlags) add(f *pflag.FlagSet) {
+	f.StringVarP(&s.indexURL, "index-url", "i", "", "base URL of the package index (PEP 503/691)")
+	f.StringSliceVar(&s.extraIndex, "extra-index-url", nil, "extra index URLs")
+	f.StringSliceVarP(&s.findLinks, "find-links", "f", nil, "directories or HTML pages with links to archives")
+	f.BoolVar(&s.noIndex, "no-index", false, "ignore package indexes (use --find-links only)")
+	f.BoolVar(&s.pre, "pre", false, "include pre-releases")
+	f.StringSliceVar(&s.trusted, "trusted-host", nil, "hosts allowed over plain HTTP")
+	f.StringVar(&s.cacheDir, "cache-dir", "", "cache for downloads, builds and unpacked wheels (default ROOT/cache)")
+	f.BoolVar(&s.noCompile, "no-compile", false, "do not byte-compile installed modules")
+}
+
+func (s *sourceFlags) sources() instance.Sources {
+	var fl []string
+	for _, f := range s.findLinks {
+		if abs, err := filepath.Abs(f); err == nil && !strings.Contains(f, "://") {
+			f = abs
+		}
+		fl = append(fl, f)
+	}
+	return instance.Sources{IndexURL: s.indexURL, ExtraIndexURLs: s.extraIndex, FindLinks: fl, NoIndex: s.noIndex, Pre: s.pre, TrustedHosts: s.trusted}
+}
+
+func (a *app) cacheDir(s *sourceFlags) string {
+	if s.cacheDir != "" {
+		return s.cacheDir
+	}
+	root := a.root
+	if root == "" {
+		root, _ = instance.DefaultRoot()
+	}
+	return filepath.Join(root, "cache")
+}
+
+// requirementsFrom parses -r files and inline requirements (wheel paths
+// become NAME @ file:// requirements).
+func requirementsFrom(ctx context.Context, files, args []string, src instance.Sources) (*instance.Requirements, error) {
+	var abs []string
+	for _, f := range files {
+		p, err := filepath.Abs(f)
+		if err != nil {
+			return nil, err
+		}
+		abs = append(abs, p)
+	}
+	reqs, err := instance.ParseRequirementFiles(ctx, abs, src)
+	if err != nil {
+		return nil, err
+	}
+	for _, arg := range args {
+		if strings.HasSuffix(arg, ".whl") {
+			p, err := filepath.Abs(arg)
+			if err != nil {
+				return nil, err
+			}
+			wn, err := dist.ParseWheelFilename(filepath.Base(p), false)
+			if err != nil {
+				return nil, usageError{err}
+			}
+			arg = wn.Name + " @ file://" + p
+		}
+		r, err := requirements.ParseRequirement(arg)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		reqs.Roots = append(reqs.Roots, r)
+	}
+	if len(reqs.Roots) == 0 {
+		return nil, usagef("no requirements given (use -r FILE, REQUIREMENT… or WHEEL…)")
+	}
+	return reqs, nil
+}
+
+func (a *app) lockCommand() *cobra.Command {
+	var src sourceFlags
+	var specPath, out, python string
+	var files, upgrade []string
+	cmd := &cobra.Command{
+		Use:   "lock (--spec app.toml | -r FILE | REQ...) [-o pylock.toml]",
+		Short: "Resolve requirements into a pylock.toml (PEP 751)",
+		Long: `lock resolves a requirement list — a spec's, pip requirements files, or
+requirements on the command line — for the target interpreter, and writes
+a PEP 751 pylock.toml with every file's sha256 (stdout without -o). When
+no set of versions fits, it explains the conflict and exits 1. An existing
+lock at -o is used as preferences: only what must change changes, except
+the --upgrade-package names.`,
+		Example: `  deploykit lock --spec app.toml -o pylock.toml
+  deploykit lock -r requirements.txt --python ">=3.11, <3.12" -o pylock.toml
+  deploykit lock "django>=3.2,<4" gunicorn --no-index -f ./wheels`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			var reqs *instance.Requirements
+			var err error
+			if specPath != "" {
+				spec, lerr := loadSpec(specPath)
+				if lerr != nil {
+					return lerr
+				}
+				if python == "" {
+					python = spec.Python
+				}
+				reqs, err = instance.ParseRequirements(ctx, spec, src.sources())
+			} else {
+				reqs, err = requirementsFrom(ctx, files, args, src.sources())
+			}
+			if err != nil {
+				return err
+			}
+			py, err := venv.FindPython(ctx, python, venv.DiscoverOptions{CacheDir: a.cacheDir(&src)})
+			if err != nil {
+				return err
+			}
+			rs, err := instance.NewResolver(ctx, py, reqs.Sources, a.cacheDir(&src), a.logger())
+			if err != nil {
+				return err
+			}
+			defer rs.Close()
+			opts := instance.LockOptions{UpgradePackages: upgrade, Logger: a.logger()}
+			if out != "" {
+				if prev, err := lock.ReadFile(out); err == nil {
+					opts.Previous = prev
+				}
+			}
+			locked, err := rs.Resolve(ctx, reqs, opts)
+			if err != nil {
+				return err
+			}
+			data, err := lock.Marshal(locked.Lock)
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				_, err = a.stdout.Write(data)
+				return err
+			}
+			if err := lock.WriteFile(out, locked.Lock); err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(map[string]any{"lock": out, "packages": len(locked.Lock.Packages), "python": py.Version})
+			}
+			fmt.Fprintf(a.stdout, "locked %d packages for Python %s into %s\n", len(locked.Lock.Packages), py.Version, out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&specPath, "spec", "", "lock the requirement list of this application spec")
+	f.StringArrayVarP(&files, "requirement", "r", nil, "pip requirements file (repeatable)")
+	f.StringVarP(&out, "output", "o", "", "write the lock here (default stdout)")
+	f.StringVar(&python, "python", "", "target interpreter: a path, a command name or a version constraint")
+	f.StringSliceVarP(&upgrade, "upgrade-package", "P", nil, "ignore the existing lock's version of these packages")
+	src.add(f)
+	return cmd
+}
+
+func (a *app) installCommand() *cobra.Command {
+	var src sourceFlags
+	var venvDir string
+	var files []string
+	cmd := &cobra.Command{
+		Use:   "install --venv DIR (-r FILE | REQ... | WHEEL...)",
+		Short: "Resolve and install requirements into a venv, like pip install",
+		Long: `install resolves the requirements for the venv's interpreter and installs
+the chosen wheels (downloaded, or built from sdists and source trees) into
+it, linked from the shared cache, replacing other versions of the same
+distributions. Other installed distributions are left alone; use sync to
+make a venv hold exactly a lock.`,
+		Example: `  deploykit install --venv .venv -r requirements.txt
+  deploykit install --venv .venv "django>=3.2,<4" --no-index -f /srv/wheels
+  deploykit install --venv .venv ./dist/demo-1.0-py3-none-any.whl`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if venvDir == "" {
+				return usagef("install: --venv is required")
+			}
+			reqs, err := requirementsFrom(ctx, files, args, src.sources())
+			if err != nil {
+				return err
+			}
+			v, err := venv.Open(ctx, venvDir, venv.OpenOptions{CacheDir: a.cacheDir(&src)})
+			if err != nil {
+				return err
+			}
+			rs, err := instance.NewResolver(ctx, v.Python, reqs.Sources, a.cacheDir(&src), a.logger())
+			if err != nil {
+				return err
+			}
+			defer rs.Close()
+			locked, err := rs.Resolve(ctx, reqs, instance.LockOptions{Logger: a.logger()})
+			if err != nil {
+				return err
+			}
+			var wheels []venv.Wheel
+			for _, d := range locked.Dists {
+				wheels = append(wheels, venv.Wheel{Path: d.Wheel, SHA256: d.SHA256, DirectURL: d.DirectURL, Requested: d.Requested})
+			}
+			cache, err := venv.OpenCache(a.cacheDir(&src), venv.CacheOptions{Logger: a.logger()})
+			if err != nil {
+				return err
+			}
+			installed, err := v.Install(ctx, wheels, venv.InstallOptions{Cache: cache, NoCompile: src.noCompile, Logger: a.logger(), OnEvent: a.venvProgress("install")})
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(installed)
+			}
+			var names []string
+			for _, d := range installed {
+				names = append(names, d.Name+"-"+d.Version)
+			}
+			fmt.Fprintf(a.stdout, "Successfully installed %s\n", strings.Join(names, " "))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&venvDir, "venv", "", "the virtualenv to install into")
+	f.StringArrayVarP(&files, "requirement", "r", nil, "pip requirements file (repeatable)")
+	src.add(f)
+	return cmd
+}
+
+func (a *app) syncCommand() *cobra.Command {
+	var src sourceFlags
+	var venvDir string
+	cmd := &cobra.Command{
+		Use:   "sync --venv DIR pylock.toml",
+		Short: "Make a venv hold exactly what a lock names",
+		Long: `sync installs what the lock names and the venv lacks, replaces what
+differs, and removes every other distribution (pip and setuptools too,
+unless locked), in one transaction; every file is checked against the
+lock's sha256.`,
+		Example: `  deploykit sync --venv .venv pylock.toml
+  deploykit sync --venv /srv/app/venv pylock.toml --no-compile`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if venvDir == "" {
+				return usagef("sync: --venv is required")
+			}
+			lk, err := lock.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			v, err := venv.Open(ctx, venvDir, venv.OpenOptions{CacheDir: a.cacheDir(&src)})
+			if err != nil {
+				return err
+			}
+			rs, err := instance.NewResolver(ctx, v.Python, src.sources(), a.cacheDir(&src), a.logger())
+			if err != nil {
+				return err
+			}
+			defer rs.Close()
+			lockDir, _ := filepath.Abs(filepath.Dir(args[0]))
+			dists, err := rs.LockDistributions(ctx, lk, lockDir)
+			if err != nil {
+				return err
+			}
+			cache, err := venv.OpenCache(a.cacheDir(&src), venv.CacheOptions{Logger: a.logger()})
+			if err != nil {
+				return err
+			}
+			res, err := v.Sync(ctx, dists, venv.InstallOptions{Cache: cache, NoCompile: src.noCompile, Logger: a.logger(), OnEvent: a.venvProgress("sync")})
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(res)
+			}
+			fmt.Fprintf(a.stdout, "synced %s: %d installed, %d removed, %d unchanged\n", venvDir, len(res.Installed), len(res.Removed), len(res.Unchanged))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&venvDir, "venv", "", "the virtualenv to sync")
+	src.add(f)
+	return cmd
+}
+
+// venvProgress turns installer events into progress events.
+func (a *app) venvProgress(op string) func(venv.Event) {
+	started := false
+	return func(e venv.Event) {
+		if !started {
+			started = true
+			a.progress.event(instance.Event{Op: op, Instance: "venv", Kind: instance.EventStep, Step: "wheels"})
+		}
+		a.progress.event(instance.Event{Op: op, Instance: "venv", Kind: instance.EventProgress, Step: "wheels", Current: int64(e.Done), Total: int64(e.Total), Message: e.Name})
+	}
 }
 
 func (a *app) venvCommand() *cobra.Command {

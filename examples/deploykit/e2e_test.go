@@ -1,0 +1,348 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/deploykit/deploykit/internal/pgcluster"
+	"github.com/deploykit/deploykit/internal/testenv"
+)
+
+// The end-to-end tests drive the deploykit binary as a user would: built
+// here, on the embedded PostgreSQL cluster it creates, real interpreters,
+// real Unix users, the real wheelhouse.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "dkbin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "deploykit")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	os.Chmod(dir, 0o755)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type cli struct {
+	t    *testing.T
+	root string
+	env  []string
+}
+
+// run runs deploykit with --root and returns stdout, stderr and the exit
+// code.
+func (c *cli) run(args ...string) (string, string, int) {
+	c.t.Helper()
+	cmd := exec.Command(binary, append([]string{"--root", c.root}, args...)...)
+	cmd.Env = append(os.Environ(), c.env...)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("deploykit %v: %v", args, err)
+	}
+	return so.String(), se.String(), code
+}
+
+// ok runs deploykit and fails the test unless it exits 0.
+func (c *cli) ok(args ...string) string {
+	c.t.Helper()
+	so, se, code := c.run(args...)
+	if code != 0 {
+		c.t.Fatalf("deploykit %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, so, se)
+	}
+	return so
+}
+
+// code runs deploykit and checks its exit code.
+func (c *cli) code(want int, args ...string) string {
+	c.t.Helper()
+	so, se, code := c.run(args...)
+	if code != want {
+		c.t.Fatalf("deploykit %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, want, so, se)
+	}
+	return se
+}
+
+type statusJSON struct {
+	Name     string         `json:"name"`
+	Current  string         `json:"current"`
+	User     string         `json:"user"`
+	UID      int            `json:"uid"`
+	Database string         `json:"database"`
+	Ports    map[string]int `json:"ports"`
+	Releases []struct {
+		ID   string `json:"id"`
+		Kind string `json:"kind"`
+	} `json:"releases"`
+	Services []struct {
+		Component string `json:"Component"`
+		State     string `json:"State"`
+	} `json:"services"`
+}
+
+func (c *cli) status(name string) statusJSON {
+	c.t.Helper()
+	var s statusJSON
+	if err := json.Unmarshal([]byte(c.ok("status", name, "--json")), &s); err != nil {
+		c.t.Fatal(err)
+	}
+	return s
+}
+
+func httpGet(t *testing.T, port int) string {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		t.Fatalf("GET :%d: %v", port, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET :%d: %s: %s", port, resp.Status, b)
+	}
+	return string(b)
+}
+
+// newRoot makes a short root (socket paths are limited to 107 bytes)
+// traversable by instance users, and stops its embedded cluster at the
+// end of the test.
+func newRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "dke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	t.Cleanup(func() {
+		if c, err := pgcluster.New(pgcluster.Options{Dir: filepath.Join(dir, "root", "postgres")}); err == nil {
+			c.Stop(context.Background())
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
+}
+
+// writeApp writes the test application (stdlib server, six from the
+// wheelhouse, one migration) into dir/app and returns the spec path.
+func writeApp(t *testing.T, dir, wheels, version string) string {
+	t.Helper()
+	app := filepath.Join(dir, "app")
+	os.MkdirAll(filepath.Join(app, "migrations"), 0o755)
+	src, err := os.ReadFile("../../instance/testdata/app/server.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"server.py":                 string(src),
+		"requirements.txt":          "--no-index\n--find-links " + wheels + "\nsix\n",
+		"migrations/0001_notes.sql": "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);\n",
+		"app.toml": fmt.Sprintf(`name = "e2eapp"
+python = ">=3.8"
+requirements = ["requirements.txt"]
+[env]
+APP_VERSION = %q
+[database]
+migrations = "migrations"
+[services.web]
+command = ["python", "%s/server.py"]
+listen = true
+`, version, app),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(app, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(app, "app.toml")
+}
+
+func TestCLIProductionAndStagingEndToEnd(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.SystemPython(t)
+	testenv.Command(t, "psql")
+	if _, err := pgcluster.FindBinaries(context.Background()); err != nil {
+		testenv.Skip(t, "PostgreSQL server binaries: %v", err)
+	}
+	wh := testenv.GetWheelhouse(t)
+	dir := newRoot(t)
+	c := &cli{t: t, root: filepath.Join(dir, "root"), env: []string{"DEPLOYKIT_ROOT="}}
+	spec := writeApp(t, dir, wh.Dir, "1")
+	prod, stage := "e2eprod", "e2estage"
+	t.Cleanup(func() {
+		c.run("remove", prod, "--yes", "--delete-backups")
+		c.run("remove", stage, "--yes", "--delete-backups")
+	})
+	// Leftovers of an earlier, killed run of this test.
+	c.run("remove", prod, "--yes")
+	c.run("remove", stage, "--yes")
+
+	start := time.Now()
+	c.ok("create", prod, "--spec", spec)
+	t.Logf("create (first, with the embedded cluster): %s", time.Since(start))
+	start = time.Now()
+	c.ok("create", stage, "--spec", spec)
+	t.Logf("create (second instance of the spec): %s", time.Since(start))
+
+	var list []struct{ Name string }
+	if err := json.Unmarshal([]byte(c.ok("list", "--json")), &list); err != nil || len(list) != 2 {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	p, s := c.status(prod), c.status(stage)
+	if p.Ports["web"] == s.Ports["web"] || p.UID == s.UID || p.Database == s.Database || p.Current != "r1" {
+		t.Fatalf("not separate: %+v %+v", p, s)
+	}
+	if len(p.Services) != 1 || p.Services[0].State != "active" {
+		t.Fatalf("production services: %+v", p.Services)
+	}
+	if b := httpGet(t, p.Ports["web"]); !strings.Contains(b, `"instance": "`+prod+`"`) {
+		t.Fatalf("production answered %s", b)
+	}
+	if b := httpGet(t, s.Ports["web"]); !strings.Contains(b, `"instance": "`+stage+`"`) {
+		t.Fatalf("staging answered %s", b)
+	}
+
+	// A cannot read B: files and database.
+	secret := filepath.Join(c.root, "instances", prod, "data", "secret")
+	c.ok("run", prod, "--", "sh", "-c", "echo prod-only > "+secret)
+	if so := c.ok("run", prod, "--", "cat", secret); strings.TrimSpace(so) != "prod-only" {
+		t.Fatalf("production reads %q", so)
+	}
+	c.code(1, "run", stage, "--", "cat", secret)
+	c.ok("run", stage, "--", "sh", "-c", `psql "$DATABASE_URL" -c "SELECT count(*) FROM notes"`)
+	c.code(2, "run", stage, "--", "sh", "-c", `psql "$(echo "$DATABASE_URL" | sed "s,/`+"dk-"+stage+`?,/dk-`+prod+`?,")" -c "SELECT 1"`)
+	c.ok("run", prod, "--", "sh", "-c", `psql "$DATABASE_URL" -c "INSERT INTO notes (body) VALUES ('from production')"`)
+
+	// Exit codes: not found, usage, conflict.
+	c.code(exitNotFound, "status", "nosuch")
+	c.code(exitUsage, "restore", stage, "/nonexistent.dkb")
+	c.code(exitUsage, "create", "Bad_Name", "--spec", spec)
+	c.code(exitConflict, "create", prod, "--spec", spec)
+	lk, err := os.OpenFile(filepath.Join(c.root, "instances", prod, ".lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(lk.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if se := c.code(exitConflict, "restart", prod); !strings.Contains(se, "locked") {
+		t.Fatalf("locked: %s", se)
+	}
+	lk.Close()
+
+	// Upgrade with a failing migration: rolled back, still serving r1.
+	bad := filepath.Join(dir, "app", "migrations", "0002_bad.sql")
+	os.WriteFile(bad, []byte("ALTER TABLE nosuch ADD COLUMN x int;\n"), 0o644)
+	writeApp(t, dir, wh.Dir, "2")
+	if se := c.code(exitFailure, "upgrade", prod); !strings.Contains(se, "rolled back") {
+		t.Fatalf("failed upgrade: %s", se)
+	}
+	if p := c.status(prod); p.Current != "r1" {
+		t.Fatalf("after the failed upgrade: %s", p.Current)
+	}
+	if b := httpGet(t, p.Ports["web"]); !strings.Contains(b, `"version": "1"`) {
+		t.Fatalf("not serving r1: %s", b)
+	}
+	os.Remove(bad)
+	c.ok("upgrade", prod)
+	if b := httpGet(t, p.Ports["web"]); !strings.Contains(b, `"version": "2"`) {
+		t.Fatalf("after upgrade: %s", b)
+	}
+
+	// Hotfix and rollback.
+	c.ok("hotfix", stage, "six==1.16.0")
+	if s := c.status(stage); s.Current != "r2" || s.Releases[1].Kind != "hotfix" {
+		t.Fatalf("hotfix: %+v", s)
+	}
+	c.ok("rollback", stage)
+	if s := c.status(stage); s.Current != "r1" {
+		t.Fatalf("rollback: %+v", s)
+	}
+
+	// Backup → verify → restore → clone.
+	archive := filepath.Join(dir, "prod.dkb")
+	c.ok("backup", prod, "-o", archive)
+	if so := c.ok("verify", archive, "--json"); !strings.Contains(so, `"instance": "`+prod+`"`) {
+		t.Fatalf("verify: %s", so)
+	}
+	c.code(exitUsage, "restore", stage, archive)
+	c.ok("restore", stage, archive, "--yes")
+	if so := c.ok("run", stage, "--", "sh", "-c", `psql -At "$DATABASE_URL" -c "SELECT body FROM notes"`); strings.TrimSpace(so) != "from production" {
+		t.Fatalf("staging after restore: %q", so)
+	}
+	if so := c.ok("run", stage, "--", "cat", filepath.Join(c.root, "instances", stage, "data", "secret")); strings.TrimSpace(so) != "prod-only" {
+		t.Fatalf("staging's restored data: %q", so)
+	}
+	c.ok("run", prod, "--", "sh", "-c", `psql "$DATABASE_URL" -c "INSERT INTO notes (body) VALUES ('second')"`)
+	c.ok("clone", prod, stage, "--yes")
+	if so := c.ok("run", stage, "--", "sh", "-c", `psql -At "$DATABASE_URL" -c "SELECT count(*) FROM notes"`); strings.TrimSpace(so) != "2" {
+		t.Fatalf("staging after clone: %q", so)
+	}
+	if b := httpGet(t, s.Ports["web"]); !strings.Contains(b, `"instance": "`+stage+`"`) {
+		t.Fatalf("staging after clone answered %s", b)
+	}
+
+	// Units render for an instance and for one not created yet.
+	if so := c.ok("units", "preview", "--spec", spec); !strings.Contains(so, "deploykit-preview-web.service") {
+		t.Fatalf("units: %s", so)
+	}
+	if so := c.ok("logs", prod, "web"); !strings.Contains(so, "serving") {
+		t.Fatalf("logs: %q", so)
+	}
+
+	// Remove staging: nothing left but its backups.
+	c.ok("backup", stage)
+	c.ok("remove", stage, "--yes")
+	if _, err := user.Lookup("dk-" + stage); err == nil {
+		t.Error("staging's user survived")
+	}
+	pc, err := pgcluster.New(pgcluster.Options{Dir: filepath.Join(c.root, "postgres")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pc.Connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	conn.QueryRow(context.Background(), "SELECT (SELECT count(*) FROM pg_roles WHERE rolname = $1) + (SELECT count(*) FROM pg_database WHERE datname = $1)", "dk-"+stage).Scan(&n)
+	conn.Close(context.Background())
+	if n != 0 {
+		t.Error("staging's role or database survived")
+	}
+	if _, err := os.Stat(filepath.Join(c.root, "instances", stage)); !os.IsNotExist(err) {
+		t.Error("staging's directory survived")
+	}
+	if ents, _ := os.ReadDir(filepath.Join(c.root, "backups", stage)); len(ents) == 0 {
+		t.Error("staging's backups were not kept")
+	}
+	c.code(exitNotFound, "status", stage)
+	if b := httpGet(t, p.Ports["web"]); !strings.Contains(b, prod) {
+		t.Fatalf("production disturbed: %s", b)
+	}
+}
