@@ -1,5 +1,7 @@
 package pep440
 
+import "slices"
+
 // suffix ranks follow pypa/packaging's _cmpkey: a dev-only release sorts
 // before any a/b/rc of the same release, and a final release after them.
 func (v *Version) preRank() int {
@@ -32,21 +34,22 @@ func cmpBool(a, b bool) int {
 	return -1
 }
 
-var zeroNum num
-
 // cmpRelease compares release segments with trailing zeros ignored.
-func cmpRelease(a, b []num) int {
+func cmpRelease(v, w *Version) int {
+	a, b := v.release, w.release
 	n := max(len(a), len(b))
 	for i := 0; i < n; i++ {
-		x, y := zeroNum, zeroNum
+		var x, y uint64
 		if i < len(a) {
 			x = a[i]
 		}
 		if i < len(b) {
 			y = b[i]
 		}
-		if c := x.cmp(y); c != 0 {
-			return c
+		if x != y || x == maxU {
+			if c := cmpNum(x, y, v, w, int32(i)); c != 0 {
+				return c
+			}
 		}
 	}
 	return 0
@@ -62,10 +65,10 @@ func (v Version) Compare(w Version) int {
 }
 
 func compareVersions(v, w *Version) int {
-	if c := v.epoch.cmp(w.epoch); c != 0 {
+	if c := cmpNum(v.epoch, w.epoch, v, w, posEpoch); c != 0 {
 		return c
 	}
-	if c := cmpRelease(v.release, w.release); c != 0 {
+	if c := cmpRelease(v, w); c != 0 {
 		return c
 	}
 	return compareSuffix(v, w)
@@ -76,19 +79,19 @@ func compareSuffix(v, w *Version) int {
 	if c := cmpInt(v.preRank(), w.preRank()); c != 0 {
 		return c
 	}
-	if c := v.preN.cmp(w.preN); c != 0 {
+	if c := cmpNum(v.preN, w.preN, v, w, posPre); c != 0 {
 		return c
 	}
 	if c := cmpBool(v.hasPost, w.hasPost); c != 0 {
 		return c
 	}
-	if c := v.postN.cmp(w.postN); c != 0 {
+	if c := cmpNum(v.postN, w.postN, v, w, posPost); c != 0 {
 		return c
 	}
 	if c := cmpBool(!v.hasDev, !w.hasDev); c != 0 {
 		return c
 	}
-	if c := v.devN.cmp(w.devN); c != 0 {
+	if c := cmpNum(v.devN, w.devN, v, w, posDev); c != 0 {
 		return c
 	}
 	return compareLocal(v.local, w.local)
@@ -105,7 +108,7 @@ func compareLocal(a, b []localPart) int {
 		}
 		var c int
 		if x.isNum {
-			c = x.n.cmp(y.n)
+			c = cmpDigits(x.s, y.s)
 		} else {
 			switch {
 			case x.s < y.s:
@@ -128,8 +131,8 @@ func (v Version) Equal(w Version) bool { return compareVersions(&v, &w) == 0 }
 func (v Version) Less(w Version) bool { return compareVersions(&v, &w) < 0 }
 
 func (v *Version) appendBase(b []byte) []byte {
-	if !v.epoch.isZero() {
-		b = v.epoch.appendTo(b)
+	if v.epoch != 0 {
+		b = v.appendNum(b, v.epoch, posEpoch)
 		b = append(b, '!')
 	}
 	if len(v.release) == 0 {
@@ -139,7 +142,7 @@ func (v *Version) appendBase(b []byte) []byte {
 		if i > 0 {
 			b = append(b, '.')
 		}
-		b = r.appendTo(b)
+		b = v.appendNum(b, r, int32(i))
 	}
 	return b
 }
@@ -148,15 +151,15 @@ func (v *Version) appendPublic(b []byte) []byte {
 	b = v.appendBase(b)
 	if v.pre != preNone {
 		b = append(b, preLabels[v.pre]...)
-		b = v.preN.appendTo(b)
+		b = v.appendNum(b, v.preN, posPre)
 	}
 	if v.hasPost {
 		b = append(b, ".post"...)
-		b = v.postN.appendTo(b)
+		b = v.appendNum(b, v.postN, posPost)
 	}
 	if v.hasDev {
 		b = append(b, ".dev"...)
-		b = v.devN.appendTo(b)
+		b = v.appendNum(b, v.devN, posDev)
 	}
 	return b
 }
@@ -166,11 +169,7 @@ func (v *Version) appendLocal(b []byte) []byte {
 		if i > 0 {
 			b = append(b, '.')
 		}
-		if p.isNum {
-			b = p.n.appendTo(b)
-		} else {
-			b = append(b, p.s...)
-		}
+		b = append(b, p.s...)
 	}
 	return b
 }
@@ -220,7 +219,7 @@ func (v Version) HasLocal() bool { return v.local != nil }
 
 // Epoch returns the epoch (0 when absent). An epoch larger than a uint64
 // is reported as the largest uint64; see HasLargeNumbers.
-func (v Version) Epoch() uint64 { return v.epoch.uint64Value() }
+func (v Version) Epoch() uint64 { return v.epoch }
 
 // Release returns the release segment as written (trailing zeros kept).
 // Components larger than a uint64 are reported as the largest uint64.
@@ -228,11 +227,7 @@ func (v Version) Release() []uint64 {
 	if len(v.release) == 0 {
 		return []uint64{0}
 	}
-	out := make([]uint64, len(v.release))
-	for i, r := range v.release {
-		out[i] = r.uint64Value()
-	}
-	return out
+	return slices.Clone(v.release)
 }
 
 // ReleaseStrings returns the release components in decimal, exact for
@@ -243,7 +238,7 @@ func (v Version) ReleaseStrings() []string {
 	}
 	out := make([]string, len(v.release))
 	for i, r := range v.release {
-		out[i] = r.String()
+		out[i] = string(v.appendNum(nil, r, int32(i)))
 	}
 	return out
 }
@@ -254,28 +249,29 @@ func (v Version) Pre() (label string, n uint64, ok bool) {
 	if v.pre == preNone {
 		return "", 0, false
 	}
-	return preLabels[v.pre], v.preN.uint64Value(), true
+	return preLabels[v.pre], v.preN, true
 }
 
 // Post returns the post-release number, or ok=false.
-func (v Version) Post() (n uint64, ok bool) { return v.postN.uint64Value(), v.hasPost }
+func (v Version) Post() (n uint64, ok bool) { return v.postN, v.hasPost }
 
 // Dev returns the development release number, or ok=false.
-func (v Version) Dev() (n uint64, ok bool) { return v.devN.uint64Value(), v.hasDev }
+func (v Version) Dev() (n uint64, ok bool) { return v.devN, v.hasDev }
 
 // HasLargeNumbers reports whether some number in v exceeds a uint64; the
 // accessors then saturate, while String and Compare stay exact.
 func (v Version) HasLargeNumbers() bool {
-	if v.epoch.big != "" || v.preN.big != "" || v.postN.big != "" || v.devN.big != "" {
+	large := func(x uint64, pos int32) bool { return x == maxU && v.digits(pos) != maxUDigits }
+	if large(v.epoch, posEpoch) || large(v.preN, posPre) || large(v.postN, posPost) || large(v.devN, posDev) {
 		return true
 	}
-	for _, r := range v.release {
-		if r.big != "" {
+	for i, r := range v.release {
+		if large(r, int32(i)) {
 			return true
 		}
 	}
 	for _, l := range v.local {
-		if l.n.big != "" {
+		if l.isNum && cmpDigits(l.s, maxUDigits) > 0 {
 			return true
 		}
 	}
@@ -297,17 +293,17 @@ func (v *Version) UnmarshalText(b []byte) error {
 
 // sameRelease reports whether the releases are equal with trailing zeros
 // ignored.
-func sameRelease(a, b []num) bool { return cmpRelease(a, b) == 0 }
+func sameRelease(a, b *Version) bool { return cmpRelease(a, b) == 0 }
 
 // samePre compares the pre-release segments.
 func samePre(a, b *Version) bool {
-	return a.pre == b.pre && (a.pre == preNone || a.preN.cmp(b.preN) == 0)
+	return a.pre == b.pre && (a.pre == preNone || cmpNum(a.preN, b.preN, a, b, posPre) == 0)
 }
 
 func samePost(a, b *Version) bool {
-	return a.hasPost == b.hasPost && (!a.hasPost || a.postN.cmp(b.postN) == 0)
+	return a.hasPost == b.hasPost && (!a.hasPost || cmpNum(a.postN, b.postN, a, b, posPost) == 0)
 }
 
 func sameDev(a, b *Version) bool {
-	return a.hasDev == b.hasDev && (!a.hasDev || a.devN.cmp(b.devN) == 0)
+	return a.hasDev == b.hasDev && (!a.hasDev || cmpNum(a.devN, b.devN, a, b, posDev) == 0)
 }

@@ -226,3 +226,35 @@ func TestSortKeyAgreesWithCompare(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeNumbersInSpecifiers: answers computed with packaging 26.
+func TestLargeNumbersInSpecifiers(t *testing.T) {
+	for _, c := range []struct {
+		spec, version string
+		want          bool
+	}{
+		{">1.0.post18446744073709551615", "1.0.post18446744073709551616", true},
+		{">1.0.post18446744073709551615", "1.0.post18446744073709551615", false},
+		{">1.0.dev99999999999999999999", "1.0.dev100000000000000000000", true},
+		{">1.0.dev99999999999999999999", "1.0.dev99999999999999999999", false},
+		{"~=1.99999999999999999999.0", "1.99999999999999999999.7", true},
+		{"~=1.99999999999999999999.0", "1.100000000000000000000", false},
+		{"==18446744073709551616.*", "18446744073709551616.5", true},
+		{"!=18446744073709551616.*", "18446744073709551617", true},
+		{"<18446744073709551616", "18446744073709551616rc1", false},
+		{">1.0a18446744073709551615", "1.0a18446744073709551616", true},
+		{"<=99999999999999999999999!1", "99999999999999999999999!1+x", true},
+		{">=1.0rc18446744073709551616", "1.0rc18446744073709551615", false},
+	} {
+		if got := MustParseSpecifiers(c.spec).ContainsString(c.version, PrereleaseDefault); got != c.want {
+			t.Errorf("%q contains %q = %v, want %v", c.spec, c.version, got, c.want)
+		}
+	}
+	v := MustParse("1!2.18446744073709551616rc99999999999999999999.post18446744073709551617.dev0+123456789012345678901")
+	if v.String() != "1!2.18446744073709551616rc99999999999999999999.post18446744073709551617.dev0+123456789012345678901" || !v.HasLargeNumbers() {
+		t.Errorf("big version prints %q", v)
+	}
+	if got := v.ReleaseStrings(); strings.Join(got, ".") != "2.18446744073709551616" {
+		t.Errorf("ReleaseStrings = %q", got)
+	}
+}

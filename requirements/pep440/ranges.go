@@ -1,5 +1,7 @@
 package pep440
 
+import "slices"
+
 // This file is the interval engine behind specifier matching. It follows
 // pypa/packaging's _ranges module: each specifier becomes sorted,
 // non-overlapping intervals whose ends are either real versions or two
@@ -34,13 +36,13 @@ type bound struct {
 type interval struct{ lo, hi bound }
 
 var (
-	minVersion = Version{release: []num{{}}, hasDev: true} // 0.dev0
-	minRelease = Version{release: []num{{}}}               // 0
+	minVersion = Version{release: []uint64{0}, hasDev: true} // 0.dev0
+	minRelease = Version{release: []uint64{0}}               // 0
 	fullRange  = []interval{{lo: bound{unbounded: true}, hi: bound{unbounded: true}}}
 )
 
 func sameEpochRelease(a, b *Version) bool {
-	return a.epoch.cmp(b.epoch) == 0 && sameRelease(a.release, b.release)
+	return cmpNum(a.epoch, b.epoch, a, b, posEpoch) == 0 && sameRelease(a, b)
 }
 
 // localFamily: same public version, any local label.
@@ -67,16 +69,16 @@ func boundaryLessVersion(p *point, x *Version) bool {
 
 // cmpBoundaries compares two boundary points by packaging's order key.
 func cmpBoundaries(a, b *point) int {
-	if c := a.v.epoch.cmp(b.v.epoch); c != 0 {
+	if c := cmpNum(a.v.epoch, b.v.epoch, &a.v, &b.v, posEpoch); c != 0 {
 		return c
 	}
-	if c := cmpRelease(a.v.release, b.v.release); c != 0 {
+	if c := cmpRelease(&a.v, &b.v); c != 0 {
 		return c
 	}
 	if c := cmpInt(a.v.preRank(), b.v.preRank()); c != 0 {
 		return c
 	}
-	if c := a.v.preN.cmp(b.v.preN); c != 0 {
+	if c := cmpNum(a.v.preN, b.v.preN, &a.v, &b.v, posPre); c != 0 {
 		return c
 	}
 	postRank := func(p *point) bool { return p.kind == kindAfterPosts || p.v.hasPost }
@@ -91,7 +93,7 @@ func cmpBoundaries(a, b *point) int {
 	case bInf:
 		return -1
 	default:
-		if c := a.v.postN.cmp(b.v.postN); c != 0 {
+		if c := cmpNum(a.v.postN, b.v.postN, &a.v, &b.v, posPost); c != 0 {
 			return c
 		}
 	}
@@ -100,15 +102,15 @@ func cmpBoundaries(a, b *point) int {
 		return c
 	}
 	if !aInf && !bInf {
-		return a.v.devN.cmp(b.v.devN)
+		return cmpNum(a.v.devN, b.v.devN, &a.v, &b.v, posDev)
 	}
 	if aInf && bInf {
 		return 0
 	}
 	if aInf {
-		return zeroNum.cmp(b.v.devN)
+		return cmpBool(false, b.v.devN != 0)
 	}
-	return a.v.devN.cmp(zeroNum)
+	return cmpBool(a.v.devN != 0, false)
 }
 
 func pointEq(a, b *point) bool {
@@ -223,26 +225,42 @@ func matchRanges(rs []interval, x *Version) bool {
 
 // Version surgery used to build bounds (packaging's __replace__).
 
-func withDev(v Version, n num) Version {
-	v.hasDev, v.devN, v.local = true, n, nil
+func withDev(v Version, n uint64, digits string) Version {
+	v.hasDev, v.local = true, nil
+	v.setNum(posDev, n, digits)
 	return v
 }
 
-func withPostDev0(v Version, post num) Version {
-	v.hasPost, v.postN = true, post
-	v.hasDev, v.devN, v.local = true, num{}, nil
+// withNextDev is v with its dev number plus one.
+func withNextDev(v Version) Version {
+	n, d := v.incNum(v.devN, posDev)
+	return withDev(v, n, d)
+}
+
+// withNextPostDev0 is v.post(N+1).dev0 (v.post0.dev0 without a post).
+func withNextPostDev0(v Version) Version {
+	var n uint64
+	var d string
+	if v.hasPost {
+		n, d = v.incNum(v.postN, posPost)
+	}
+	v.hasPost = true
+	v.setNum(posPost, n, d)
+	v.hasDev, v.devN, v.local = true, 0, nil
 	return v
 }
 
 func nextPrefixDev0(v Version) Version {
-	rel := make([]num, len(v.release))
-	copy(rel, v.release)
-	rel[len(rel)-1] = rel[len(rel)-1].inc()
-	return Version{epoch: v.epoch, release: rel, hasDev: true}
+	rel := slices.Clone(v.release)
+	out := Version{epoch: v.epoch, release: rel, hasDev: true, big: v.big}
+	last := int32(len(rel) - 1)
+	n, d := v.incNum(rel[last], last)
+	out.setNum(last, n, d)
+	return out
 }
 
 func baseDev0(v Version) Version {
-	return Version{epoch: v.epoch, release: v.release, hasDev: true}
+	return Version{epoch: v.epoch, release: v.release, hasDev: true, big: v.big}
 }
 
 // leastVersionAbove is the smallest real version above a boundary, ok=false
@@ -251,18 +269,15 @@ func leastVersionAbove(p *point) (Version, bool) {
 	base := p.v
 	if p.kind == kindAfterLocals {
 		if base.hasDev {
-			return withDev(base, base.devN.inc()), true
+			return withNextDev(base), true
 		}
-		next := num{}
-		if base.hasPost {
-			next = base.postN.inc()
-		}
-		return withPostDev0(base, next), true
+		return withNextPostDev0(base), true
 	}
 	if base.pre != preNone {
-		base.preN = base.preN.inc()
-		base.hasPost, base.postN = false, num{}
-		return withDev(base, num{}), true
+		n, d := base.incNum(base.preN, posPre)
+		base.setNum(posPre, n, d)
+		base.hasPost, base.postN = false, 0
+		return withDev(base, 0, ""), true
 	}
 	return Version{}, false
 }
@@ -316,9 +331,9 @@ func intersectRanges(left, right []interval) []interval {
 
 func nearestReleaseAbovePre(v Version) Version {
 	if v.pre != preNone {
-		return Version{epoch: v.epoch, release: v.release}
+		return Version{epoch: v.epoch, release: v.release, big: v.big}
 	}
-	v.hasDev, v.devN, v.local = false, num{}, nil
+	v.hasDev, v.devN, v.local = false, 0, nil
 	return v
 }
 
@@ -331,11 +346,13 @@ func lowestReleaseAtOrAbove(b *bound) Version {
 		if v.IsPrerelease() {
 			return nearestReleaseAbovePre(v)
 		}
-		next := num{}
+		var n uint64
+		var d string
 		if v.hasPost {
-			next = v.postN.inc()
+			n, d = v.incNum(v.postN, posPost)
 		}
-		v.hasPost, v.postN, v.local = true, next, nil
+		v.hasPost, v.local = true, nil
+		v.setNum(posPost, n, d)
 		return v
 	}
 	if !v.IsPrerelease() {
@@ -382,16 +399,16 @@ func standardRanges(op string, v Version, hasLocal bool) []interval {
 		return []interval{{unboundedB, boundaryB(v, kindAfterLocals, true)}}
 	case ">":
 		if v.hasDev {
-			return []interval{{vb(withDev(v, v.devN.inc()), true), unboundedB}}
+			return []interval{{vb(withNextDev(v), true), unboundedB}}
 		}
 		if v.hasPost {
-			return []interval{{vb(withPostDev0(v, v.postN.inc()), true), unboundedB}}
+			return []interval{{vb(withNextPostDev0(v), true), unboundedB}}
 		}
 		return []interval{{boundaryB(v, kindAfterPosts, false), unboundedB}}
 	case "<":
 		b := v
 		if !v.IsPrerelease() {
-			b = withDev(v, num{})
+			b = withDev(v, 0, "")
 		}
 		if compareVersions(&b, &minVersion) <= 0 {
 			return []interval{}

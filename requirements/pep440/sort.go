@@ -40,15 +40,15 @@ func makeSortKey(v *Version, idx int) sortKey {
 	var p keyPacker
 	// Trailing zeros do not count in the release.
 	n := len(v.release)
-	for n > 0 && v.release[n-1].isZero() {
+	for n > 0 && v.release[n-1] == 0 {
 		n--
 	}
-	p.add(v.epoch.uint64Value(), 4)
+	p.add(v.epoch, 4)
 	widths := [...]uint{20, 20, 20, 24} // 4+20+20+20 = 64: word 0; 24 bits of word 1
 	for j, bits := range widths {
 		var x uint64
 		if j < n {
-			x = v.release[j].uint64Value()
+			x = v.release[j]
 		}
 		p.add(x, bits)
 	}
@@ -59,11 +59,11 @@ func makeSortKey(v *Version, idx int) sortKey {
 	}
 	// 39 bits left: the suffix, in _cmpkey order.
 	p.add(uint64(v.preRank()+1), 3)
-	p.add(v.preN.uint64Value(), 8)
+	p.add(v.preN, 8)
 	p.add(boolBit(v.hasPost), 1)
-	p.add(v.postN.uint64Value(), 10)
+	p.add(v.postN, 10)
 	p.add(boolBit(!v.hasDev), 1)
-	p.add(v.devN.uint64Value(), 9)
+	p.add(v.devN, 9)
 	return sortKey{w0: p.w[0], w1: p.w[1], idx: int32(idx), exact: !p.overflow && v.local == nil}
 }
 

@@ -302,7 +302,7 @@ func (s *Specifier) canonical() string {
 	}
 	v := s.v
 	n := len(v.release)
-	for n > 1 && v.release[n-1].isZero() {
+	for n > 1 && v.release[n-1] == 0 {
 		n--
 	}
 	v.release = v.release[:n]

@@ -52,20 +52,20 @@ var preLabels = [...]string{"", "a", "b", "rc"}
 
 // localPart is one dot-separated segment of a local version label.
 type localPart struct {
-	s     string // lower-cased, when not numeric
-	n     num
+	s     string // lower-cased; digits without leading zeros when isNum
 	isNum bool
 }
 
 // Version is a parsed PEP 440 version. The zero Version is "0".
 // Versions are immutable values; they are safe to copy and share.
 type Version struct {
-	epoch   num
-	release []num
-	preN    num
-	postN   num
-	devN    num
+	release []uint64
 	local   []localPart
+	big     *bigNums // digits of numbers above the largest uint64 (see num.go)
+	epoch   uint64
+	preN    uint64
+	postN   uint64
+	devN    uint64
 	pre     uint8 // preNone, preA, preB, preRC
 	hasPost bool
 	hasDev  bool
@@ -167,14 +167,14 @@ func Parse(s string) (Version, error) {
 				n++
 			}
 		}
-		v.release = make([]num, 0, n)
+		v.release = make([]uint64, 0, n)
 		start := 0
 		for i := 0; i <= len(s); i++ {
 			if i == len(s) || s[i] == '.' {
 				if i == start {
 					return Version{}, versionError(s, i, "empty release component")
 				}
-				v.release = append(v.release, parseNum(s[start:i]))
+				v.appendRelease(s[start:i])
 				start = i + 1
 			}
 		}
@@ -194,7 +194,8 @@ func Parse(s string) (Version, error) {
 		return fail(i, "expected a release number")
 	}
 	if j < len(t) && t[j] == '!' {
-		v.epoch = parseNum(t[i:j])
+		x, d := parseNum(t[i:j])
+		v.setNum(posEpoch, x, d)
 		i = j + 1
 		j = digitsEnd(t, i)
 		if j == i {
@@ -206,12 +207,12 @@ func Parse(s string) (Version, error) {
 		n++
 		k = digitsEnd(t, k+1)
 	}
-	v.release = make([]num, 0, n)
-	v.release = append(v.release, parseNum(t[i:j]))
+	v.release = make([]uint64, 0, n)
+	v.appendRelease(t[i:j])
 	i = j
 	for i+1 < len(t) && t[i] == '.' && isDigit(t[i+1]) {
 		j = digitsEnd(t, i+1)
-		v.release = append(v.release, parseNum(t[i+1:j]))
+		v.appendRelease(t[i+1 : j])
 		i = j
 	}
 	// Pre-release: [._-]? (alpha|a|beta|b|preview|pre|c|rc) [._-]? N?
@@ -245,7 +246,8 @@ func Parse(s string) (Version, error) {
 			}
 			e := digitsEnd(t, k)
 			if e > k {
-				v.preN = parseNum(t[k:e])
+				x, d := parseNum(t[k:e])
+				v.setNum(posPre, x, d)
 			}
 			v.pre = label
 			i = e
@@ -254,7 +256,9 @@ func Parse(s string) (Version, error) {
 	// Post-release: -N | [._-]? (post|rev|r) [._-]? N?
 	if i+1 < len(t) && t[i] == '-' && isDigit(t[i+1]) {
 		e := digitsEnd(t, i+1)
-		v.hasPost, v.postN = true, parseNum(t[i+1:e])
+		x, d := parseNum(t[i+1 : e])
+		v.hasPost = true
+		v.setNum(posPost, x, d)
 		i = e
 	} else {
 		k := i
@@ -277,7 +281,8 @@ func Parse(s string) (Version, error) {
 			}
 			e := digitsEnd(t, k)
 			if e > k {
-				v.postN = parseNum(t[k:e])
+				x, d := parseNum(t[k:e])
+				v.setNum(posPost, x, d)
 			}
 			v.hasPost = true
 			i = e
@@ -296,7 +301,8 @@ func Parse(s string) (Version, error) {
 			}
 			e := digitsEnd(t, k)
 			if e > k {
-				v.devN = parseNum(t[k:e])
+				x, d := parseNum(t[k:e])
+				v.setNum(posDev, x, d)
 			}
 			v.hasDev = true
 			i = e
@@ -330,6 +336,14 @@ func Parse(s string) (Version, error) {
 	return v, nil
 }
 
+func (v *Version) appendRelease(s string) {
+	x, d := parseNum(s)
+	v.release = append(v.release, x)
+	if x == maxU {
+		v.setBig(int32(len(v.release)-1), d)
+	}
+}
+
 func makeLocalPart(s string) localPart {
 	allDigits := true
 	for i := 0; i < len(s); i++ {
@@ -339,7 +353,7 @@ func makeLocalPart(s string) localPart {
 		}
 	}
 	if allDigits {
-		return localPart{n: parseNum(s), isNum: true}
+		return localPart{s: trimZeros(s), isNum: true}
 	}
 	b := []byte(s)
 	changed := false
