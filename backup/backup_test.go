@@ -528,3 +528,75 @@ func TestRestoreCleansUpAfterACrashedOne(t *testing.T) {
 		t.Fatal("restored files differ")
 	}
 }
+
+// A chunk whose rows record lies — in an otherwise valid, sealed archive
+// — is caught by a deep check and by a restore (COPY's own count is
+// compared with the record), and the target stays as it was. Editing the
+// record of a sealed archive is caught by the seal.
+func TestRowCountMismatchIsCaughtByDeepCheckAndRestore(t *testing.T) {
+	srv := pgtest.Get(t)
+	ctx := context.Background()
+	a := newInstanceDB(t, srv, true)
+	good := createArchive(t, Options{Instance: "prod", Database: a.source()})
+
+	// Re-write the archive member by member, lying in one rows record.
+	r, err := archive.NewReader(bytes.NewReader(good), archive.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	w, err := archive.NewWriter(&out, *r.Manifest(), archive.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lied := false
+	for {
+		m, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(m.Name, "db/data/") && !lied {
+			m.Extra["rows"] += "1"
+			lied = true
+		}
+		if err := w.AddBytes(m.Name, body, m.Extra); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	bad := out.Bytes()
+	if _, err := Check(ctx, bytes.NewReader(bad), CheckOptions{}); err != nil {
+		t.Fatalf("shallow check: %v", err)
+	}
+	if _, err := Check(ctx, bytes.NewReader(bad), CheckOptions{Deep: &Database{ConnString: srv.URL}}); !errors.Is(err, ErrRowCount) {
+		t.Fatalf("deep check: %v", err)
+	}
+	before := fingerprint(t, a)
+	if _, err := Restore(ctx, bytes.NewReader(bad), RestoreOptions{Instance: "prod", Database: a.restoreTarget()}); !errors.Is(err, ErrRowCount) {
+		t.Fatalf("restore: %v", err)
+	}
+	if after := fingerprint(t, a); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatal("target changed")
+	}
+
+	// Editing a record in place breaks the seal.
+	raw := decompress(t, good)
+	k := bytes.Index(raw, []byte("DEPLOYKIT.rows=")) + len("DEPLOYKIT.rows=")
+	if raw[k] == '9' {
+		raw[k] = '8'
+	} else {
+		raw[k]++
+	}
+	if _, err := Check(ctx, bytes.NewReader(compressRaw(t, raw)), CheckOptions{}); !errors.Is(err, archive.ErrSeal) {
+		t.Fatalf("edited record: %v", err)
+	}
+}

@@ -75,7 +75,10 @@
 //   - The seal's "members" equals the number of members before it (the
 //     manifest included), and its "chain" equals the chain computed by the
 //     reader (ErrSeal): SHA-256 over, for each member in order, the line
-//     name NUL typeflag NUL size NUL sha256-hex NUL mode-octal NUL linkname LF.
+//     name NUL typeflag NUL size NUL sha256-hex NUL mode-octal NUL linkname,
+//     then NUL key=value for each DEPLOYKIT.* record but the hash (key
+//     without the prefix, sorted by key), then LF. So the seal also covers
+//     the extra records, which the content hash does not.
 //
 // # Other pax records
 //

@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io/fs"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -203,7 +204,16 @@ func (c *chain) add(m *Member) {
 	if m.Type == TypeRegular {
 		sum = hex.EncodeToString(m.SHA256[:])
 	}
-	fmt.Fprintf(c.h, "%s\x00%c\x00%d\x00%s\x00%o\x00%s\n", m.Name, byte(m.Type), m.Size, sum, uint32(m.Mode.Perm()), m.Link)
+	fmt.Fprintf(c.h, "%s\x00%c\x00%d\x00%s\x00%o\x00%s", m.Name, byte(m.Type), m.Size, sum, uint32(m.Mode.Perm()), m.Link)
+	keys := make([]string, 0, len(m.Extra))
+	for k := range m.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(c.h, "\x00%s=%s", k, m.Extra[k])
+	}
+	c.h.Write([]byte{'\n'})
 	c.n++
 }
 

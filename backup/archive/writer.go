@@ -134,7 +134,7 @@ func (w *Writer) AddFile(name string, mode fs.FileMode, mtime time.Time, size in
 	if n != size {
 		return memberErr(name, fmt.Errorf("%w: got %d of %d bytes", ErrSizeMismatch, n, size))
 	}
-	w.chain.add(&Member{Name: name, Type: TypeRegular, Size: size, SHA256: sum, Mode: mode.Perm()})
+	w.chain.add(&Member{Name: name, Type: TypeRegular, Size: size, SHA256: sum, Mode: mode.Perm(), Extra: extra})
 	return nil
 }
 
