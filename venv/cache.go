@@ -71,10 +71,14 @@ func OpenCache(dir string, opts CacheOptions) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range []string{"wheels", "pyc", "refs", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(abs, d), 0o755); err != nil {
+	for _, d := range []string{"", "wheels", "pyc", "refs", "tmp"} {
+		p := filepath.Join(abs, d)
+		if err := os.MkdirAll(p, 0o755); err != nil {
 			return nil, fmt.Errorf("venv: cache %s: %w", abs, err)
 		}
+		// Instance users must read the cache whatever the umask; chmod
+		// fails harmlessly on directories another user made.
+		_ = os.Chmod(p, 0o755)
 	}
 	return newCache(abs, false, opts.Logger), nil
 }

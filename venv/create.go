@@ -32,8 +32,9 @@ type CreateOptions struct {
 	// Prompt is shown by the activation scripts; empty means the base
 	// name of the directory, as venv does.
 	Prompt string
-	// CacheDir caches interpreter facts for the returned Venv (see
-	// InspectOptions); usually the installer's cache root.
+	// CacheDir is the interpreter facts cache (see InspectOptions),
+	// accepted for symmetry with OpenOptions: Create itself reuses py's
+	// facts and runs no interpreter.
 	CacheDir string
 	Logger   *slog.Logger
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 )
 
 func TestCreateSatisfiesEveryInterpreter(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cache := t.TempDir()
 	for _, p := range testenv.Pythons(t) {
@@ -44,6 +46,20 @@ func TestCreateSatisfiesEveryInterpreter(t *testing.T) {
 			if got := strings.Fields(strings.ReplaceAll(string(sh), dir, "DIR")); len(got) < 1 || !strings.Contains(string(sh), dir+"\n"+dir+"/bin/python") {
 				t.Fatalf("activate output %q", sh)
 			}
+			// pip from ensurepip's real wheel, installed by deploykit, runs.
+			if pips, _ := filepath.Glob(filepath.Join(py.Paths["stdlib"], "ensurepip", "_bundled", "pip-*.whl")); len(pips) > 0 {
+				sort.Strings(pips)
+				pip := pips[len(pips)-1]
+				if _, err := v.Install(ctx, []Wheel{{Path: pip, Requested: true}}, InstallOptions{NoCompile: true}); err != nil {
+					t.Fatal(err)
+				}
+				out, err := exec.Command(v.Executable(), "-m", "pip", "--version").CombinedOutput()
+				if err != nil || !strings.Contains(string(out), v.Purelib) {
+					t.Fatalf("python -m pip --version: %v\n%s", err, out)
+				}
+			} else {
+				t.Logf("%s bundles no pip wheel (Debian's python3 does not)", py.Path)
+			}
 			// Open finds the same interpreter and scheme.
 			w, err := Open(ctx, dir, OpenOptions{CacheDir: cache})
 			if err != nil {
@@ -57,6 +73,7 @@ func TestCreateSatisfiesEveryInterpreter(t *testing.T) {
 }
 
 func TestCreateSystemSitePackages(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	py, err := Inspect(ctx, testenv.Pythons(t)[0].Path, InspectOptions{})
 	if err != nil {
@@ -78,6 +95,7 @@ func TestCreateSystemSitePackages(t *testing.T) {
 }
 
 func TestCreateRefusesNonEmptyAndLeavesNoTemp(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	py, err := Inspect(ctx, testenv.Pythons(t)[0].Path, InspectOptions{})
 	if err != nil {
@@ -110,6 +128,7 @@ func TestCreateRefusesNonEmptyAndLeavesNoTemp(t *testing.T) {
 }
 
 func TestFindPicksNewestAndExplainsRejections(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ps := testenv.Pythons(t)
 	var paths []string
@@ -149,6 +168,7 @@ func TestFindPicksNewestAndExplainsRejections(t *testing.T) {
 }
 
 func TestInspectCachesByStamp(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	p := testenv.Pythons(t)[0]
 	cache := t.TempDir()

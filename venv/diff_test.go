@@ -16,8 +16,7 @@ import (
 // and data-heavy packages. The benchmark installs all of them.
 var diffWheels = []string{
 	"django-", "asgiref-", "sqlparse-", "pytz-", "gunicorn-", "setuptools-",
-	"lxml-", "psycopg2-", "markupsafe-", "jinja2-", "click-", "docutils-",
-	"six-", "python_dateutil-", "pyyaml-", "wheel-", "roman-",
+	"lxml-", "psycopg2-", "markupsafe-", "six-", "python_dateutil-", "pyyaml-",
 }
 
 func wheelhouseSubset(t testing.TB, prefixes []string) []string {
@@ -70,6 +69,7 @@ func dataWheel(t testing.TB, dir string) string {
 }
 
 func TestInstallMatchesPip(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	py := py311(t)
 	pip := bundledPip(t, py)
@@ -175,7 +175,7 @@ func TestInstallMatchesPip(t *testing.T) {
 		t.Errorf("pip list on deploykit's venv:\n%s\nwant:\n%s", got, strings.Join(wantList, "\n"))
 	}
 	// Imports and console scripts run.
-	run(t, python, "-c", "import django, gunicorn, lxml.etree, psycopg2, markupsafe, yaml, jinja2, dateutil, docutils, dk_data, dk_pure, dk_plat")
+	run(t, python, "-c", "import django, gunicorn, lxml.etree, psycopg2, markupsafe, yaml, dateutil, dk_data, dk_pure, dk_plat")
 	if out := run(t, filepath.Join(v.Scripts, "django-admin"), "--version"); !strings.HasPrefix(out, "3.2") {
 		t.Errorf("django-admin --version: %q", out)
 	}

@@ -29,6 +29,7 @@ func venvState(t testing.TB, v *Venv) map[string]string {
 }
 
 func TestInstallRejectsBadWheelsAndLeavesVenvUntouched(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	py := py311(t)
 	dir := t.TempDir()
@@ -122,6 +123,7 @@ func TestInstallRejectsBadWheelsAndLeavesVenvUntouched(t *testing.T) {
 }
 
 func TestInstallOnFullOrReadOnlyTargetLeavesVenvUntouched(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	py := py311(t)
 	dir := t.TempDir()
@@ -158,6 +160,17 @@ func TestInstallOnFullOrReadOnlyTargetLeavesVenvUntouched(t *testing.T) {
 			t.Fatalf("install onto a full disk: %v, want ENOSPC", err)
 		}
 		diffSnapshots(t, "after disk-full failure", before, venvState(t, w))
+		// The same filesystem remounted read-only: a clear EROFS, nothing
+		// changed.
+		if err := syscall.Mount("", mnt, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+			t.Fatalf("remount read-only: %v", err)
+		}
+		small := simpleWheel(t, dir, "small", "1.0", nil)
+		_, err = w.Install(ctx, []Wheel{{Path: small}}, InstallOptions{NoCompile: true})
+		if !errors.Is(err, syscall.EROFS) || !strings.Contains(err.Error(), w.Dir) {
+			t.Fatalf("install onto a read-only venv: %v, want EROFS naming the venv", err)
+		}
+		diffSnapshots(t, "after read-only failure", before, venvState(t, w))
 	}
 }
 
@@ -170,6 +183,7 @@ func newTestVenvAt(t testing.TB, py *Interpreter, dir string) *Venv {
 }
 
 func TestUpgradeReplacesAndUninstallRemoves(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	py := py311(t)
 	dir := t.TempDir()
@@ -210,6 +224,7 @@ func TestUpgradeReplacesAndUninstallRemoves(t *testing.T) {
 }
 
 func TestUninstallRefusesRecordEscapingVenv(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	py := py311(t)
 	dir := t.TempDir()
@@ -233,6 +248,7 @@ func TestUninstallRefusesRecordEscapingVenv(t *testing.T) {
 }
 
 func TestCacheLinksReadOnlyAndFallsBackToCopy(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	py := py311(t)
 	dir := t.TempDir()
@@ -279,5 +295,33 @@ func TestCacheLinksReadOnlyAndFallsBackToCopy(t *testing.T) {
 				t.Fatal("cache written through")
 			}
 		})
+	}
+}
+
+func TestLaunchersRunFromSpacedAndLongVenvPaths(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	py := py311(t)
+	dir := t.TempDir()
+	w := buildWheel(t, dir, wheelSpec{name: "hello", version: "1.0", files: map[string]member{
+		"hello/__init__.py":                    {data: "import sys\ndef main():\n    print('hello', sys.argv[1:])\n"},
+		"hello-1.0.dist-info/entry_points.txt": {data: "[console_scripts]\nhello = hello:main\n"},
+	}})
+	long := filepath.Join(dir, strings.Repeat("d", 60), strings.Repeat("e", 60), "venv")
+	for _, p := range []string{filepath.Join(dir, "with space", "venv"), long} {
+		v, err := Create(ctx, p, py, CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Install(ctx, []Wheel{{Path: w}}, InstallOptions{NoCompile: true}); err != nil {
+			t.Fatal(err)
+		}
+		script, _ := os.ReadFile(filepath.Join(v.Scripts, "hello"))
+		if !strings.HasPrefix(string(script), "#!/bin/sh\n'''exec' ") {
+			t.Errorf("%s: launcher does not use the /bin/sh trick:\n%s", p, script)
+		}
+		if out := run(t, filepath.Join(v.Scripts, "hello"), "a b"); out != "hello ['a b']\n" {
+			t.Errorf("%s: launcher printed %q", p, out)
+		}
 	}
 }

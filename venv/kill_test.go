@@ -57,6 +57,7 @@ func killedInstall(t *testing.T, mode string, after int, v *Venv, cache, wheel s
 }
 
 func TestKilledCacheFillLeavesNoEntry(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	py := py311(t)
 	dir := t.TempDir()
@@ -93,6 +94,7 @@ func TestKilledCacheFillLeavesNoEntry(t *testing.T) {
 }
 
 func TestKilledInstallIsRolledBack(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	py := py311(t)
 	dir := t.TempDir()

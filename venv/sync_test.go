@@ -29,6 +29,7 @@ func names(ds []Dist) string {
 }
 
 func TestSyncMakesVenvHoldExactlyTheSet(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	py := py311(t)
 	dir := t.TempDir()
@@ -96,6 +97,7 @@ func TestSyncMakesVenvHoldExactlyTheSet(t *testing.T) {
 }
 
 func TestConcurrentFillsOfOneEntryBothSucceed(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	py := py311(t)
 	dir := t.TempDir()
@@ -137,6 +139,7 @@ func TestConcurrentFillsOfOneEntryBothSucceed(t *testing.T) {
 }
 
 func TestPruneRemovesOnlyUnreferencedEntries(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	py := py311(t)
 	dir := t.TempDir()
