@@ -163,6 +163,9 @@ func (c *Cache) Checkout(ctx context.Context, r Ref) (Pin, string, error) {
 		return Pin{}, "", err
 	}
 	mirror := filepath.Join(c.Dir, "mirrors", r.Type+"-"+key(r.URL))
+	if err := os.MkdirAll(filepath.Dir(mirror), 0o755); err != nil {
+		return Pin{}, "", err
+	}
 	unlock := lockFor(mirror)
 	defer unlock()
 	var commit string
@@ -262,6 +265,8 @@ func (c *Cache) hgResolve(ctx context.Context, r Ref, mirror string) (string, er
 		if err := os.Rename(tmp, mirror); err != nil {
 			return "", err
 		}
+	} else if hexCommit.MatchString(rev) && c.hgHas(ctx, r, mirror, rev) {
+		// A full node already here needs no network.
 	} else if _, err := c.run(ctx, r, "pull", mirror, "hg", "pull", "--quiet", "-R", mirror, r.URL); err != nil {
 		return "", err
 	}
@@ -271,6 +276,11 @@ func (c *Cache) hgResolve(ctx context.Context, r Ref, mirror string) (string, er
 		return "", fmt.Errorf("hg %s: %q: %w", redact(r.URL), r.Rev, ErrRevisionNotFound)
 	}
 	return node, nil
+}
+
+func (c *Cache) hgHas(ctx context.Context, r Ref, mirror, rev string) bool {
+	_, err := c.run(ctx, r, "log", mirror, "hg", "log", "-R", mirror, "-r", rev, "--template", "{node}")
+	return err == nil
 }
 
 func (c *Cache) bzrResolve(ctx context.Context, r Ref, mirror string) (string, error) {
@@ -286,23 +296,32 @@ func (c *Cache) bzrResolve(ctx context.Context, r Ref, mirror string) (string, e
 	} else if _, err := c.run(ctx, r, "pull", mirror, "brz", "pull", "--quiet", "--overwrite", "-d", mirror, r.URL); err != nil {
 		return "", err
 	}
-	args := []string{"revision-info", "-d", mirror}
-	if r.Rev != "" {
-		rev := r.Rev
-		// pip passes "@rev" to -r: a bare tag name needs "tag:" for brz
-		// when it is not a revision number.
-		if !regexp.MustCompile(`^(-?\d+|\w+:.*)$`).MatchString(rev) {
-			rev = "tag:" + rev
+	// pip passes "@rev" to -r. A bare name that is not a revision number
+	// or a "spec:" is a tag, or else a revision id (what a lock records).
+	var specs []string
+	switch {
+	case r.Rev == "":
+		specs = []string{""}
+	case bzrSpec.MatchString(r.Rev):
+		specs = []string{r.Rev}
+	default:
+		specs = []string{"tag:" + r.Rev, "revid:" + r.Rev}
+	}
+	for _, spec := range specs {
+		args := []string{"revision-info", "-d", mirror}
+		if spec != "" {
+			args = append(args, "-r", spec)
 		}
-		args = append(args, "-r", rev)
+		out, err := c.run(ctx, r, "revision-info", mirror, "brz", args...)
+		if err != nil {
+			continue
+		}
+		// An unknown revision id prints "??? ID" and succeeds.
+		if f := strings.Fields(out); len(f) == 2 && f[1] != "null:" && !strings.HasPrefix(f[0], "?") {
+			return f[1], nil
+		}
 	}
-	out, err := c.run(ctx, r, "revision-info", mirror, "brz", args...)
-	if err != nil {
-		return "", fmt.Errorf("bzr %s: %q: %w", redact(r.URL), r.Rev, ErrRevisionNotFound)
-	}
-	f := strings.Fields(out)
-	if len(f) != 2 || f[1] == "null:" {
-		return "", fmt.Errorf("bzr %s: %q: %w", redact(r.URL), r.Rev, ErrRevisionNotFound)
-	}
-	return f[1], nil
+	return "", fmt.Errorf("bzr %s: %q: %w", redact(r.URL), r.Rev, ErrRevisionNotFound)
 }
+
+var bzrSpec = regexp.MustCompile(`^(-?\d+|[a-z]+:.*)$`)
