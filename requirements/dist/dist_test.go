@@ -142,7 +142,7 @@ func TestParseMetadata(t *testing.T) {
 	if m.Name != "demo-app" || m.Version != "1.0.post1" || m.RequiresPython != ">=3.8" || len(m.RequiresDist) != 2 {
 		t.Errorf("parsed %+v", m)
 	}
-	if lic, _ := m.Get("license"); lic != "line one\nline two" {
+	if lic, _ := m.Get("license"); lic != "line one\n        line two" {
 		t.Errorf("License = %q", lic)
 	}
 	if m.Description != "# Demo\n\nThe body.\n" {
@@ -165,8 +165,8 @@ func TestParseMetadataOldDescriptionField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Description != "first\n  indented\nlast" {
-		t.Errorf("Description = %q", m.Description)
+	if m.Description != "first\n        |  indented\n        |last" || m.DescriptionText() != "first\n  indented\nlast" {
+		t.Errorf("Description = %q, DescriptionText = %q", m.Description, m.DescriptionText())
 	}
 }
 

@@ -73,10 +73,25 @@ type Metadata struct {
 	RequiresPython         string
 	ProvidesExtra          []string
 	Dynamic                []string // PEP 643
-	Description            string   // the message body, else the Description field
+	// Description is the message body, else the Description field, as
+	// packaging.metadata.parse_email gives it (continuation lines kept
+	// verbatim); DescriptionText undoes the old field's indentation.
+	Description            string
 	DescriptionContentType string
 	Headers                []Header // every field, in order
 	File                   string   // what ParseMetadata was told the file is
+
+	descriptionFromField bool
+}
+
+// DescriptionText is Description with the "        |" or 8-space
+// indentation that distutils and setuptools put on continuation lines of
+// a Description field removed (a body is returned as it is).
+func (m *Metadata) DescriptionText() string {
+	if !m.descriptionFromField {
+		return m.Description
+	}
+	return unfoldDescription(strings.Split(m.Description, "\n"))
 }
 
 var multipleUse = map[string]bool{
@@ -199,16 +214,9 @@ func ParseMetadata(file string, data []byte) (*Metadata, error) {
 		if curName == "" {
 			return
 		}
-		var v string
-		if strings.EqualFold(curName, "Description") {
-			v = unfoldDescription(curLines)
-		} else {
-			for k := 1; k < len(curLines); k++ {
-				curLines[k] = strings.TrimLeft(curLines[k], " \t")
-			}
-			v = strings.Join(curLines, "\n")
-		}
-		m.Headers = append(m.Headers, Header{Name: curName, Value: v, Line: curLine})
+		// As Python's email parser (compat32) does: continuation lines are
+		// kept verbatim, only the line breaks are normalized to "\n".
+		m.Headers = append(m.Headers, Header{Name: curName, Value: strings.Join(curLines, "\n"), Line: curLine})
 		curName, curLines = "", nil
 	}
 	body := -1
@@ -238,7 +246,7 @@ func ParseMetadata(file string, data []byte) (*Metadata, error) {
 		}
 		flush()
 		curName = l[:colon]
-		curLines = []string{strings.TrimSpace(l[colon+1:])}
+		curLines = []string{strings.TrimLeft(l[colon+1:], " \t")}
 		curLine = i + 1
 	}
 	flush()
@@ -272,6 +280,7 @@ func ParseMetadata(file string, data []byte) (*Metadata, error) {
 		case "description":
 			if strings.TrimSpace(m.Description) == "" {
 				m.Description = h.Value
+				m.descriptionFromField = true
 			}
 		case "description-content-type":
 			m.DescriptionContentType = h.Value
