@@ -65,14 +65,14 @@ type Header struct {
 // 643, 685, 639: metadata versions 1.0 to 2.4). Values are kept as
 // written; the methods parse them.
 type Metadata struct {
-	MetadataVersion        string
-	Name                   string
-	Version                string
-	Summary                string
-	RequiresDist           []string // PEP 508 strings, as written
-	RequiresPython         string
-	ProvidesExtra          []string
-	Dynamic                []string // PEP 643
+	MetadataVersion string
+	Name            string
+	Version         string
+	Summary         string
+	RequiresDist    []string // PEP 508 strings, as written
+	RequiresPython  string
+	ProvidesExtra   []string
+	Dynamic         []string // PEP 643
 	// Description is the message body, else the Description field, as
 	// packaging.metadata.parse_email gives it (continuation lines kept
 	// verbatim); DescriptionText undoes the old field's indentation.
