@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -130,5 +131,75 @@ func TestResolveWheelhouseAndLock(t *testing.T) {
 	b2, _ := lock.Marshal(l2)
 	if string(b1) != string(b2) {
 		t.Error("re-lock changed the lock")
+	}
+}
+
+// TestLockVCSDirectReference resolves an application from a git branch
+// whose code needs index packages, and locks the exact commit.
+func TestLockVCSDirectReference(t *testing.T) {
+	wh := testenv.GetWheelhouse(t)
+	git := testenv.Command(t, "git")
+	py := testenv.PythonMinor(t, "3.11")
+	tg := target(t, py.Path)
+	repo := t.TempDir()
+	run := func(args ...string) string {
+		cmd := exec.Command(git, args...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@e", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@e")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	os.MkdirAll(filepath.Join(repo, "app"), 0o755)
+	os.WriteFile(filepath.Join(repo, "app", "pyproject.toml"), []byte("[project]\nname = \"dk-app\"\nversion = \"1.0\"\ndependencies = [\"Django>=3.2\", \"gunicorn\"]\n"), 0o644)
+	run("init", "-q", "-b", "main")
+	run("add", ".")
+	run("commit", "-q", "-m", "app")
+	run("checkout", "-q", "-b", "release")
+	commit := run("rev-parse", "HEAD")
+
+	base, _ := serveDir(t, wh.IndexDir)
+	f, err := index.New(index.Options{IndexURL: base + "/simple/", CacheDir: t.TempDir(), Netrc: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := &IndexProvider{Finder: f, Tags: tg.Tags, Python: tg.Python}
+	res, err := Resolve(context.Background(), p, reqs(t, "dk-app @ git+file://"+repo+"@release#subdirectory=app"), Options{Environment: tg.Environment})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := summaryEq(res); !strings.Contains(got, "dk-app==1.0") || !strings.Contains(got, "django==3.2.25") || !strings.Contains(got, "gunicorn==20.1.0") {
+		t.Errorf("resolution: %s", got)
+	}
+	l, err := res.Lock(context.Background(), f, LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := l.Find("dk-app")
+	if app == nil || app.VCS == nil || app.VCS.CommitID != commit || app.VCS.RequestedRevision != "release" || app.VCS.Subdirectory != "app" || app.VCS.Path != repo || app.Version != "" {
+		t.Errorf("locked app: %+v %+v", app, app.VCS)
+	}
+	if _, err := lock.Marshal(l); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInputFromFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "c.txt"), []byte("six<2\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "req.txt"), []byte("--pre\n-i http://127.0.0.1:1/simple/\n-c c.txt\nDjango>=3\n-e file://"+dir+"#egg=dk-local\n"), 0o644)
+	rf, err := requirements.ParseFile(context.Background(), filepath.Join(dir, "req.txt"), requirements.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := InputFromFile(rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !in.Pre || in.Sources.IndexURL != "http://127.0.0.1:1/simple/" || len(in.Roots) != 2 || len(in.Constraints) != 1 || !in.Editable["dk-local"] {
+		t.Errorf("input: %+v", in)
 	}
 }
