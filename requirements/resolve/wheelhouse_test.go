@@ -3,6 +3,7 @@ package resolve
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -201,5 +202,44 @@ func TestInputFromFile(t *testing.T) {
 	}
 	if !in.Pre || in.Sources.IndexURL != "http://127.0.0.1:1/simple/" || len(in.Roots) != 2 || len(in.Constraints) != 1 || !in.Editable["dk-local"] {
 		t.Errorf("input: %+v", in)
+	}
+}
+
+// A source failing in the middle of a resolution: the error names the
+// requirement, who required it, and the source.
+func TestSourceFailureNamesRequirementAndSource(t *testing.T) {
+	wh := testenv.GetWheelhouse(t)
+	py := testenv.PythonMinor(t, "3.11")
+	tg := target(t, py.Path)
+	fs := http.FileServer(http.Dir(wh.IndexDir))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/simple/sqlparse/" {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		fs.ServeHTTP(w, r)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+	f, err := index.New(index.Options{IndexURL: base + "/simple/", CacheDir: t.TempDir(), Netrc: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := &IndexProvider{Finder: f, Tags: tg.Tags, Python: tg.Python}
+	_, err = Resolve(context.Background(), p, reqs(t, "Django"), Options{Environment: tg.Environment})
+	var he *index.HTTPError
+	if !errors.As(err, &he) || he.Status != 503 {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{"sqlparse", "required by django 3.2.25", base + "/simple/"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
 	}
 }

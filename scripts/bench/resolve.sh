@@ -47,7 +47,7 @@ for i in $(seq "$runs"); do
 	PIP_CONFIG_FILE=/dev/null "$py" -m pip install --dry-run --ignore-installed --quiet \
 		--disable-pip-version-check --no-cache-dir --report "$work/report.json" -i "$url" "${roots[@]}" >/dev/null 2>"$work/pip.err" || { cat "$work/pip.err" >&2; exit 1; }
 	e=$(date +%s.%N)
-	pip_times+=("$(echo "$e - $s" | bc -l)")
+	pip_times+=("$(awk -v a="$s" -v b="$e" 'BEGIN {print b - a}')")
 done
 pip_n=$("$py" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["install"]))' "$work/report.json")
 pip_med=$(printf '%s\n' "${pip_times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
@@ -58,6 +58,6 @@ read -r warm warm_n < <("$work/benchcmd" resolve -index "$url" -python "$py" -n 
 printf 'pip --dry-run (cold)  %8.3f s  %d packages\n' "$pip_med" "$pip_n"
 printf 'deploykit cold        %8.3f s  %d packages\n' "$cold" "$cold_n"
 printf 'deploykit warm        %8.3f s  %d packages\n' "$warm" "$warm_n"
-printf 'ratio cold: %.1fx faster than pip\n' "$(echo "$pip_med / $cold" | bc -l)"
-printf 'ratio warm: %.1fx faster than pip\n' "$(echo "$pip_med / $warm" | bc -l)"
+printf 'ratio cold: %.1fx faster than pip\n' "$(awk -v a="$pip_med" -v b="$cold" 'BEGIN {print a / b}')"
+printf 'ratio warm: %.1fx faster than pip\n' "$(awk -v a="$pip_med" -v b="$warm" 'BEGIN {print a / b}')"
 [[ $pip_n == "$cold_n" ]] || echo "WARNING: package counts differ" >&2
