@@ -399,16 +399,35 @@ func (m *Manager) interpreter(ctx context.Context, spec *Spec) (*venv.Interprete
 	if os.Geteuid() != 0 || strings.ContainsRune(want, os.PathSeparator) || strings.HasPrefix(want, "python") {
 		return venv.FindPython(ctx, want, dopts)
 	}
+	// Look only where instance users can execute: directories of PATH
+	// others may enter (not /root/.pyenv/shims, whose shell scripts are
+	// also slow to ask), and pyenv's versions only if they are reachable.
+	var dirs []string
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		if filepath.IsAbs(d) && worldExecutable(d) {
+			dirs = append(dirs, d)
+		}
+	}
+	dopts.SearchPath = strings.Join(dirs, string(os.PathListSeparator))
+	pyenv := os.Getenv("PYENV_ROOT")
+	if pyenv == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			pyenv = filepath.Join(home, ".pyenv")
+		}
+	}
+	if pyenv == "" || !worldExecutable(pyenv) {
+		dopts.PyenvRoot = filepath.Join(m.layout.CacheDir(), "no-pyenv")
+	}
 	cands, err := venv.Discover(ctx, dopts)
 	if err != nil {
 		return nil, err
 	}
+	dopts = venv.DiscoverOptions{CacheDir: dopts.CacheDir, OnlyPaths: true}
 	for _, c := range cands {
 		if c.Interpreter != nil && worldExecutable(c.Interpreter.RealPath) {
 			dopts.Paths = append(dopts.Paths, c.Path)
 		}
 	}
-	dopts.OnlyPaths = true
 	py, err := venv.Find(ctx, want, dopts)
 	if err != nil {
 		return nil, fmt.Errorf("%w (interpreters instance users cannot execute, such as those under /root, are not considered)", err)

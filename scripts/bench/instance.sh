@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# scripts/bench/instance.sh — instance figures, one run:
+#
+#  1. create of a second instance of a spec whose release is cached (wall
+#     time of `deploykit create`, including user, role+database on the
+#     embedded cluster, venv from the shared cache, migration, service start
+#     and health check), against what it replaces: `python -m venv` + `pip
+#     install` of the same requirement list from the same wheels (just the
+#     venv part of the old scripts); ratio printed;
+#  2. upgrade downtime: requests from bounded local load (4 curl loops)
+#     during `deploykit upgrade` and `deploykit rollback`; failed requests
+#     printed (the goal is zero).
+#
+# Needs root, Python 3, PostgreSQL server binaries, curl, and the test
+# wheelhouse (scripts/test.sh builds it). Usage: scripts/bench/instance.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$(pwd)
+
+[[ $(id -u) == 0 ]] || { echo "instance.sh: needs root (instance users)" >&2; exit 1; }
+wh=${DEPLOYKIT_TEST_WHEELHOUSE:-/var/tmp/deploykit-test/wheelhouse}/wheels
+[[ -d $wh ]] || { echo "instance.sh: no wheelhouse at $wh (run scripts/test.sh once)" >&2; exit 1; }
+command -v curl >/dev/null || { echo "instance.sh: needs curl" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/dkbench.XXXXXX)
+chmod 755 "$tmp"
+root=$tmp/root
+dk() { "$tmp/deploykit" --root "$root" "$@"; }
+cleanup() {
+	set +e
+	[[ -f $tmp/stop ]] || touch "$tmp/stop"
+	wait 2>/dev/null
+	for n in bench-a bench-b; do dk remove "$n" --yes --delete-backups >/dev/null 2>&1; done
+	pgctl=$(ls -d /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -1)
+	if [[ -n $pgctl && -d $root/postgres/data ]]; then
+		runuser -u postgres -- "$pgctl" -D "$root/postgres/data" stop -m fast >/dev/null 2>&1
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+go build -o "$tmp/deploykit" ./examples/deploykit
+
+app=$tmp/app
+mkdir -p "$app/migrations"
+cp "$repo/instance/testdata/app/server.py" "$app/server.py"
+printf -- '--no-index\n--find-links %s\nsix\n' "$wh" >"$app/requirements.txt"
+echo 'CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);' >"$app/migrations/0001_notes.sql"
+write_spec() {
+	cat >"$app/app.toml" <<EOF
+name = "benchapp"
+python = ">=3.8"
+requirements = ["requirements.txt"]
+[env]
+APP_VERSION = "$1"
+[database]
+migrations = "migrations"
+[services.web]
+command = ["python", "$app/server.py"]
+listen = true
+EOF
+}
+write_spec 1
+
+echo "== first instance (initdb of the embedded cluster, cold cache)"
+t0=$(now); dk create bench-a --spec "$app/app.toml" >/dev/null 2>&1; t1=$(now)
+echo "create bench-a: $(elapsed "$t0" "$t1") s"
+
+echo "== second instance of the same spec (cached release)"
+t0=$(now); dk create bench-b --spec "$app/app.toml" >/dev/null 2>&1; t1=$(now)
+create2=$(elapsed "$t0" "$t1")
+echo "create bench-b: $create2 s (goal < 3 s)"
+
+# What it replaces: a venv and pip install of the same requirement list.
+base=""
+for p in "$HOME"/.pyenv/versions/3.11*/bin/python3 /usr/bin/python3; do
+	if [[ -x $p ]] && "$p" -m pip --version >/dev/null 2>&1; then base=$p; break; fi
+done
+if [[ -n $base ]]; then
+	t0=$(now)
+	"$base" -m venv "$tmp/pipvenv"
+	"$tmp/pipvenv/bin/pip" install -q --disable-pip-version-check --no-index --find-links "$wh" six
+	t1=$(now)
+	pip=$(elapsed "$t0" "$t1")
+	echo "python -m venv + pip install (same requirements, same wheels): $pip s"
+	awk -v a="$pip" -v b="$create2" 'BEGIN { printf "ratio: a whole deploykit create (user, db, venv, migrate, start) is %.1fx faster than venv+pip alone\n", a / b }'
+else
+	echo "no interpreter with pip found: baseline skipped"
+fi
+
+port=$(dk status bench-a --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["ports"]["web"])')
+echo "== upgrade + rollback of bench-a under load (4 curl loops on 127.0.0.1:$port)"
+load() {
+	local ok=0 fail=0
+	while [[ ! -f $tmp/stop ]]; do
+		if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$port/") == 200 ]]; then
+			ok=$((ok + 1))
+		else
+			fail=$((fail + 1))
+		fi
+	done
+	echo "$ok $fail" >"$tmp/load.$1"
+}
+for i in 1 2 3 4; do load "$i" & done
+sleep 1
+write_spec 2
+t0=$(now); dk upgrade bench-a --spec "$app/app.toml" >/dev/null 2>&1; t1=$(now)
+echo "upgrade: $(elapsed "$t0" "$t1") s"
+sleep 1
+t0=$(now); dk rollback bench-a >/dev/null 2>&1; t1=$(now)
+echo "rollback: $(elapsed "$t0" "$t1") s"
+sleep 1
+touch "$tmp/stop"
+wait
+ok=0 fail=0
+for i in 1 2 3 4; do
+	read -r o f <"$tmp/load.$i"
+	ok=$((ok + o)) fail=$((fail + f))
+done
+echo "requests during upgrade and rollback: $((ok + fail)), failed: $fail (goal 0)"
