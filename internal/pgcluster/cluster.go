@@ -291,7 +291,7 @@ func (c *Cluster) init(ctx context.Context) error {
 		return nil
 	}
 	tmp := filepath.Join(c.opts.Dir, "data.tmp")
-	if err := os.RemoveAll(tmp); err != nil {
+	if err := removeAllRetry(ctx, tmp); err != nil {
 		return fmt.Errorf("pgcluster: removing an interrupted initdb: %w", err)
 	}
 	password, err := RandomPassword()
@@ -355,6 +355,23 @@ func (c *Cluster) init(ctx context.Context) error {
 	}
 	c.port = port
 	return nil
+}
+
+// removeAllRetry removes a tree that a dying process may still be writing
+// into ("directory not empty" races), retrying for a few seconds.
+func removeAllRetry(ctx context.Context, path string) error {
+	var err error
+	for i := 0; i < 50; i++ {
+		if err = os.RemoveAll(path); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return err
 }
 
 // makeDirs creates Dir (0711) and Dir/run (0755), owned by the server's
@@ -544,11 +561,17 @@ func (c *Cluster) command(ctx context.Context, name string, args ...string) *exe
 	if tz, ok := os.LookupEnv("TZ"); ok {
 		cmd.Env = append(cmd.Env, "TZ="+tz)
 	}
+	// A process group of its own, killed whole on cancellation: initdb's
+	// bootstrap backend must not outlive a cancelled initdb and write
+	// into a directory the next attempt is recreating. (The postmaster
+	// started by pg_ctl makes its own session and is not affected.)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if c.owner != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{
+		cmd.SysProcAttr.Credential = &syscall.Credential{
 			Uid: uint32(c.owner.UID), Gid: uint32(c.owner.GID), Groups: []uint32{},
-		}}
+		}
 	}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }

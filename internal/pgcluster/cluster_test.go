@@ -221,7 +221,7 @@ func TestStartRecoversStalePIDFile(t *testing.T) {
 
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 1200; i++ {
 		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
 			return
 		}
@@ -233,7 +233,7 @@ func waitGone(t *testing.T, pid int) {
 // waitNoBackends waits until no process has the data directory as cwd.
 func waitNoBackends(t *testing.T, c *Cluster) {
 	t.Helper()
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 1200; i++ {
 		busy := false
 		procs, _ := filepath.Glob("/proc/[0-9]*/cwd")
 		for _, p := range procs {
