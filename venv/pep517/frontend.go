@@ -119,7 +119,9 @@ func New(opts Options) (*Frontend, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Frontend{opts: opts}, nil
+	f := &Frontend{opts: opts}
+	f.sweep()
+	return f, nil
 }
 
 // Result is a built wheel.
@@ -168,8 +170,15 @@ func (f *Frontend) Build(ctx context.Context, srcDir, outDir string, editable bo
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return fail("create output directory", "", err)
 	}
+	unlock, err := f.lockTree(src)
+	if err != nil {
+		return fail("lock source tree", "", err)
+	}
+	defer unlock()
 	var key string
 	if f.opts.CacheDir != "" {
+		// Hashed under the lock: a concurrent build of the same tree has
+		// finished by now, and its wheel is found here.
 		key, err = f.cacheKey(src, bs, editable)
 		if err != nil {
 			return fail("hash source tree", "", err)
@@ -235,7 +244,7 @@ func (f *Frontend) Build(ctx context.Context, srcDir, outDir string, editable bo
 // installed. The caller removes h.work (also after an error, when h is
 // not nil).
 func (f *Frontend) prepare(ctx context.Context, src string, bs BuildSystem, project, kind string) (h *hookCaller, step, output string, err error) {
-	work, err := os.MkdirTemp("", "deploykit-pep517-")
+	work, err := os.MkdirTemp(f.workParent(), "deploykit-pep517-")
 	if err != nil {
 		return nil, "create build directory", "", err
 	}
@@ -366,6 +375,7 @@ func (h *hookCaller) call(ctx context.Context, hook string, kwargs map[string]an
 	cmd.Env = buildEnv(h.env)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
+	killTree(cmd)
 	start := time.Now()
 	runErr := cmd.Run()
 	h.f.opts.Logger.Debug("hook", "hook", hook, "elapsed", time.Since(start), "err", runErr)
@@ -489,6 +499,55 @@ func (f *Frontend) cacheKey(src string, bs BuildSystem, editable bool) (string, 
 
 func (f *Frontend) cacheDir(key string) string { return filepath.Join(f.opts.CacheDir, "pep517", key) }
 
+// workParent is where build directories are made: CacheDir/pep517/tmp
+// when there is a cache (so the ones a killed process leaves are swept by
+// the next New), else the system's temporary directory.
+func (f *Frontend) workParent() string {
+	if f.opts.CacheDir == "" {
+		return ""
+	}
+	dir := filepath.Join(f.opts.CacheDir, "pep517", "tmp")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return ""
+	}
+	return dir
+}
+
+// staleAge is how old a leftover build directory must be to be removed.
+const staleAge = 24 * time.Hour
+
+// sweep removes build directories and temporary cache entries left by
+// killed processes.
+func (f *Frontend) sweep() {
+	if f.opts.CacheDir == "" {
+		return
+	}
+	for _, dir := range []string{filepath.Join(f.opts.CacheDir, "pep517", "tmp"), filepath.Join(f.opts.CacheDir, "pep517")} {
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if !strings.HasPrefix(e.Name(), "deploykit-pep517-") && !strings.HasPrefix(e.Name(), ".tmp-") {
+				continue
+			}
+			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleAge {
+				os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+}
+
+// lockTree serializes builds of one source tree, across processes.
+func (f *Frontend) lockTree(src string) (func(), error) {
+	dir := filepath.Join(os.TempDir(), "deploykit-pep517-locks")
+	if f.opts.CacheDir != "" {
+		dir = filepath.Join(f.opts.CacheDir, "pep517", "locks")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(src))
+	return lockFile(filepath.Join(dir, hex.EncodeToString(sum[:12])+".lock"))
+}
+
 // cached returns the wheel stored under key.
 func (f *Frontend) cached(key string) (string, bool) {
 	ents, err := os.ReadDir(f.cacheDir(key))
@@ -554,6 +613,16 @@ func (f *Frontend) PrepareMetadata(ctx context.Context, srcDir string) (*dist.Me
 	fail := func(step, output string, err error) (*dist.Metadata, error) {
 		return nil, &BuildError{Project: project, Dir: src, Step: step, Output: output, Err: err}
 	}
+	unlock, err := f.lockTree(src)
+	if err != nil {
+		return fail("lock source tree", "", err)
+	}
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
 	h, step, out, err := f.prepare(ctx, src, bs, project, "wheel")
 	if h != nil {
 		defer os.RemoveAll(h.work)
@@ -571,6 +640,8 @@ func (f *Frontend) PrepareMetadata(ctx context.Context, srcDir string) (*dist.Me
 		return fail(hook, out, err)
 	}
 	if missing {
+		unlock() // Build takes the lock itself
+		locked = false
 		r, err := f.Build(ctx, src, h.work, false)
 		if err != nil {
 			return nil, err

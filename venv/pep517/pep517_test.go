@@ -161,8 +161,14 @@ func noLeftovers(t *testing.T, tmp, out, cache string) {
 	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 		t.Errorf("temporary build files left: %v", ents)
 	}
-	if ents, _ := os.ReadDir(filepath.Join(cache, "pep517")); len(ents) != 0 {
-		t.Errorf("cache entries after a failed build: %v", ents)
+	ents, _ := os.ReadDir(filepath.Join(cache, "pep517"))
+	for _, e := range ents {
+		if e.Name() != "tmp" && e.Name() != "locks" {
+			t.Errorf("cache entry after a failed build: %s", e.Name())
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(cache, "pep517", "tmp")); len(ents) != 0 {
+		t.Errorf("build directories left: %v", ents)
 	}
 }
 
@@ -357,4 +363,102 @@ func TestBuildWithRealSetuptools(t *testing.T) {
 	if len(req.calls) == 0 || req.calls[0][0] != "setuptools>=40.8.0" {
 		t.Errorf("Requirer calls %v", req.calls)
 	}
+}
+
+func TestConcurrentBuildsOfOneTreeBuildOnce(t *testing.T) {
+	py := interpreter(t)
+	src := inTreeProject(t)
+	fe, _ := New(Options{Python: py, CacheDir: t.TempDir()})
+	results := make(chan *Result, 2)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			r, err := fe.Build(context.Background(), src, t.TempDir(), false)
+			results <- r
+			errs <- err
+		}()
+	}
+	cached := 0
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		if (<-results).Cached {
+			cached++
+		}
+	}
+	if cached != 1 {
+		t.Errorf("%d of 2 concurrent builds came from the cache, want 1", cached)
+	}
+}
+
+func TestSweepRemovesStaleBuildDirectories(t *testing.T) {
+	py := interpreter(t)
+	cache := t.TempDir()
+	stale := filepath.Join(cache, "pep517", "tmp", "deploykit-pep517-123")
+	fresh := filepath.Join(cache, "pep517", "tmp", "deploykit-pep517-456")
+	for _, d := range []string{stale, fresh} {
+		if err := os.MkdirAll(filepath.Join(d, "env"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(stale, old, old)
+	if _, err := New(Options{Python: py, CacheDir: cache}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale build directory kept: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("fresh build directory removed: %v", err)
+	}
+}
+
+// TestCancelKillsTheBackendsChildren: a backend that started a child
+// process does not keep the build alive after cancellation.
+func TestCancelKillsTheBackendsChildren(t *testing.T) {
+	py := interpreter(t)
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	writeFiles(t, dir, map[string]string{
+		"pyproject.toml": "[build-system]\nrequires = []\nbuild-backend = \"b\"\nbackend-path = [\".\"]\n",
+		"b.py": "import subprocess, sys, time\n" +
+			"def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n" +
+			"    p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n" +
+			"    open(" + fmt.Sprintf("%q", pidFile) + ", 'w').write(str(p.pid))\n" +
+			"    p.wait()\n",
+	})
+	fe, _ := New(Options{Python: py})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for i := 0; i < 300; i++ {
+			if _, err := os.Stat(pidFile); err == nil {
+				time.Sleep(100 * time.Millisecond)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		cancel()
+	}()
+	start := time.Now()
+	if _, err := fe.BuildWheel(ctx, dir, t.TempDir(), false); !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v", err)
+	}
+	if d := time.Since(start); d > 60*time.Second {
+		t.Errorf("cancel took %v", d)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	for i := 0; i < 50; i++ {
+		if err := syscallKill0(pid); err != nil {
+			return // gone
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("backend child %d still running after cancellation", pid)
 }
