@@ -589,3 +589,91 @@ func (c *Cache) sweepTmp() {
 		}
 	}
 }
+
+// CacheProblem is one cache entry that failed Verify.
+type CacheProblem struct {
+	Entry string // the entry directory
+	File  string // the member at fault, or ""
+	Err   error
+}
+
+// Verify rehashes every cached wheel member against its wheel's RECORD
+// (what Install checked when it unpacked it) and reports the entries that
+// no longer match — a disk error, or someone who wrote through the
+// read-only files. With remove, those entries are deleted, so the next
+// install unpacks them again.
+func (c *Cache) Verify(ctx context.Context, remove bool) ([]CacheProblem, error) {
+	unlock, err := c.lock(remove)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	ents, err := os.ReadDir(filepath.Join(c.dir, "wheels"))
+	if err != nil {
+		return nil, err
+	}
+	var problems []CacheProblem
+	for _, ent := range ents {
+		if err := ctx.Err(); err != nil {
+			return problems, err
+		}
+		dir := filepath.Join(c.dir, "wheels", ent.Name())
+		if p := verifyEntry(dir); p != nil {
+			problems = append(problems, *p)
+			if remove {
+				if err := removeTree(dir); err != nil {
+					return problems, err
+				}
+				pycs, _ := filepath.Glob(filepath.Join(c.dir, "pyc", ent.Name()+"-*"))
+				for _, q := range pycs {
+					removeTree(q)
+				}
+			}
+		}
+	}
+	return problems, nil
+}
+
+func verifyEntry(dir string) *CacheProblem {
+	var e cacheEntry
+	if err := readJSON(filepath.Join(dir, "entry.json"), &e); err != nil {
+		return &CacheProblem{Entry: dir, Err: fmt.Errorf("%w: %v", ErrCacheCorrupt, err)}
+	}
+	e.dir = dir
+	rec, err := os.ReadFile(e.file(e.DistInfo + "/RECORD"))
+	if err != nil {
+		return &CacheProblem{Entry: dir, File: e.DistInfo + "/RECORD", Err: err}
+	}
+	rows, err := parseRecord(rec)
+	if err != nil {
+		return &CacheProblem{Entry: dir, File: e.DistInfo + "/RECORD", Err: err}
+	}
+	byPath := map[string]recordRow{}
+	for _, r := range rows {
+		byPath[r.Path] = r
+	}
+	for _, f := range e.Files {
+		r, ok := byPath[f.Path]
+		if !ok {
+			continue // RECORD itself
+		}
+		newHash, want, err := parseRecordHash(r.Hash)
+		if err != nil {
+			continue
+		}
+		fh, err := os.Open(e.file(f.Path))
+		if err != nil {
+			return &CacheProblem{Entry: dir, File: f.Path, Err: err}
+		}
+		h := newHash()
+		_, err = io.Copy(h, fh)
+		fh.Close()
+		if err != nil {
+			return &CacheProblem{Entry: dir, File: f.Path, Err: err}
+		}
+		if string(h.Sum(nil)) != string(want) {
+			return &CacheProblem{Entry: dir, File: f.Path, Err: ErrHashMismatch}
+		}
+	}
+	return nil
+}

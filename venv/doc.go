@@ -73,7 +73,7 @@
 //
 // A [Cache] (ROOT/cache) holds each wheel unpacked once, keyed by its
 // sha256, and links files into venvs by reflink, hard link or copy; see
-// Cache for its layout and safety rules, and [Cache.Prune]. [Venv.Sync]
+// Cache for its layout and safety rules, [Cache.Prune] and [Cache.Verify]. [Venv.Sync]
 // makes a venv hold exactly a set of [Distribution] values (as a lock file
 // names them), installing, replacing and removing in one transaction with
 // bounded parallelism. Progress is reported through InstallOptions.OnEvent

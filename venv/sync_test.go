@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -179,5 +181,98 @@ func TestPruneRemovesOnlyUnreferencedEntries(t *testing.T) {
 	w := newTestVenv(t, py)
 	if _, err := w.Install(ctx, []Wheel{{Path: only}}, InstallOptions{Cache: c}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestCacheVerifyFindsTamperedEntries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	py := py311(t)
+	dir := t.TempDir()
+	c, err := OpenCache(filepath.Join(dir, "cache"), CacheOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := simpleWheel(t, dir, "tamper", "1.0", nil)
+	v := newTestVenv(t, py)
+	if _, err := v.Install(ctx, []Wheel{{Path: w}}, InstallOptions{Cache: c, NoCompile: true}); err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := c.Verify(ctx, false); err != nil || len(ps) != 0 {
+		t.Fatalf("fresh cache: %v %v", ps, err)
+	}
+	sum, _ := fileSHA256(w)
+	f := filepath.Join(c.Dir(), "wheels", sum, "files", "tamper", "__init__.py")
+	os.Chmod(filepath.Dir(f), 0o755)
+	os.Remove(f)
+	os.WriteFile(f, []byte("evil = 1\n"), 0o444)
+	ps, err := c.Verify(ctx, true)
+	if err != nil || len(ps) != 1 || ps[0].File != "tamper/__init__.py" || !errors.Is(ps[0].Err, ErrHashMismatch) {
+		t.Fatalf("tampered cache: %+v %v", ps, err)
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir(), "wheels", sum)); err == nil {
+		t.Fatal("tampered entry not removed")
+	}
+	// The next install unpacks it again.
+	w2 := newTestVenv(t, py)
+	if _, err := w2.Install(ctx, []Wheel{{Path: w}}, InstallOptions{Cache: c, NoCompile: true}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, w2.Executable(), "-c", "import tamper; assert not hasattr(tamper, 'evil')")
+}
+
+func TestUninstallRemovesWhatPipInstalled(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	py := py311(t)
+	pip := bundledPip(t, py)
+	dir := t.TempDir()
+	v := newTestVenv(t, py)
+	before := venvState(t, v)
+	w := dataWheel(t, dir)
+	run(t, v.Executable(), filepath.Join(pip, "pip"), "install", "--no-index", "--no-deps", "--no-cache-dir", "--disable-pip-version-check", w)
+	ds, err := v.Installed(ctx)
+	if err != nil || names(ds) != "dk-data==1.2" {
+		t.Fatalf("after pip install: %s %v", names(ds), err)
+	}
+	if _, err := v.Uninstall(ctx, []string{"dk-data"}, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	diffSnapshots(t, "after uninstalling pip's install", before, venvState(t, v))
+}
+
+// TestTwoProcessesFillOneEntry runs two real processes installing the same
+// wheel through one cache at once.
+func TestTwoProcessesFillOneEntry(t *testing.T) {
+	t.Parallel()
+	py := py311(t)
+	dir := t.TempDir()
+	files := map[string]member{}
+	for i := 0; i < 200; i++ {
+		files["twoproc/m"+strconv.Itoa(i)+".py"] = member{data: strings.Repeat("# x\n", 500)}
+	}
+	w := buildWheel(t, dir, wheelSpec{name: "twoproc", version: "1.0", files: files})
+	cache := filepath.Join(dir, "cache")
+	var cmds []*exec.Cmd
+	var outs []*strings.Builder
+	for i := 0; i < 2; i++ {
+		v := newTestVenv(t, py)
+		cmd := exec.Command(os.Args[0], "-test.run=^TestKillChild$")
+		cmd.Env = append(os.Environ(), "DK_KILL_MODE=none", "DK_KILL_VENV="+v.Dir, "DK_KILL_CACHE="+cache, "DK_KILL_WHEEL="+w)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds, outs = append(cmds, cmd), append(outs, &out)
+		defer func() { run(t, v.Executable(), "-c", "import twoproc.m199") }()
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("process %d: %v\n%s", i, err, outs[i])
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(cache, "wheels")); len(ents) != 1 {
+		t.Fatalf("entries: %v", ents)
 	}
 }

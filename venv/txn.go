@@ -331,7 +331,7 @@ func (v *Venv) pruneEmptyDirs(paths []string) {
 		if d == v.Dir || !strings.HasPrefix(d, v.Dir+string(filepath.Separator)) {
 			return true
 		}
-		for _, root := range []string{v.Purelib, v.Platlib, v.Scripts, v.Include} {
+		for _, root := range []string{v.Purelib, v.Platlib, v.Scripts, filepath.Join(v.Dir, "include")} {
 			if root == d || strings.HasPrefix(root, d+string(filepath.Separator)) {
 				return true
 			}
