@@ -346,3 +346,100 @@ func TestCLIProductionAndStagingEndToEnd(t *testing.T) {
 		t.Fatalf("production disturbed: %s", b)
 	}
 }
+
+// TestCLIDjangoAppFromTheWheelhouse deploys a Django project served by
+// gunicorn (socket activation) with psycopg2 against the instance's own
+// database, all from the real wheelhouse, with Django's migrations as the
+// migrate hook.
+func TestCLIDjangoAppFromTheWheelhouse(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.SystemPython(t)
+	if _, err := pgcluster.FindBinaries(context.Background()); err != nil {
+		testenv.Skip(t, "PostgreSQL server binaries: %v", err)
+	}
+	wh := testenv.GetWheelhouse(t)
+	dir := newRoot(t)
+	c := &cli{t: t, root: filepath.Join(dir, "root"), env: []string{"DEPLOYKIT_ROOT="}}
+	app := filepath.Join(dir, "app")
+	files := map[string]string{
+		"requirements.txt":    "--no-index\n--find-links " + wh.Dir + "\nDjango>=3.2,<4\ngunicorn\npsycopg2\n",
+		"djdemo/__init__.py":  "",
+		"djdemo/wsgi.py":      "from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n",
+		"djdemo/urls.py":      "from django.urls import path\nfrom . import views\nurlpatterns = [path('', views.index)]\n",
+		"djdemo/views.py": `import os
+from django.db import connection
+from django.http import JsonResponse
+
+def index(request):
+    with connection.cursor() as c:
+        c.execute("SELECT count(*) FROM django_migrations")
+        n = c.fetchone()[0]
+        c.execute("SELECT current_user, current_database()")
+        user, db = c.fetchone()
+    return JsonResponse({"instance": os.environ["DEPLOYKIT_INSTANCE"], "migrations": n, "user": user, "db": db})
+`,
+		"djdemo/settings.py": `import os
+from urllib.parse import parse_qs, unquote, urlsplit
+
+SECRET_KEY = "deploykit-e2e"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth"]
+ROOT_URLCONF = "djdemo.urls"
+USE_TZ = True
+_u = urlsplit(os.environ["DATABASE_URL"])
+_q = parse_qs(_u.query)
+DATABASES = {"default": {
+    "ENGINE": "django.db.backends.postgresql",
+    "NAME": unquote(_u.path.lstrip("/")),
+    "USER": unquote(_u.username or ""),
+    "PASSWORD": unquote(_u.password or ""),
+    "HOST": _q.get("host", [_u.hostname or ""])[0],
+    "PORT": _q.get("port", [str(_u.port or "")])[0],
+}}
+`,
+		"app.toml": fmt.Sprintf(`name = "djdemo"
+python = ">=3.11, <3.12"
+requirements = ["requirements.txt"]
+[env]
+DJANGO_SETTINGS_MODULE = "djdemo.settings"
+PYTHONPATH = %q
+[database]
+[hooks]
+migrate = ["python", "-m", "django", "migrate", "--noinput"]
+[services.web]
+command = ["gunicorn", "djdemo.wsgi", "--workers", "2"]
+listen = true
+`, app),
+	}
+	for name, content := range files {
+		p := filepath.Join(app, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	name := "e2edjango"
+	t.Cleanup(func() { c.run("remove", name, "--yes", "--delete-backups") })
+	c.run("remove", name, "--yes")
+	c.ok("create", name, "--spec", filepath.Join(app, "app.toml"))
+	s := c.status(name)
+	b := httpGet(t, s.Ports["web"])
+	var got struct {
+		Instance   string
+		Migrations int
+		User, DB   string
+	}
+	if err := json.Unmarshal([]byte(b), &got); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	if got.Instance != name || got.Migrations < 10 || got.User != "dk-"+name || got.DB != "dk-"+name {
+		t.Fatalf("django answered %+v", got)
+	}
+	// gunicorn runs as the instance's user.
+	if so := c.ok("run", name, "--", "python", "-c", "import django, gunicorn, psycopg2; print(django.__version__)"); !strings.HasPrefix(so, "3.2") {
+		t.Fatalf("django version %q", so)
+	}
+	c.ok("restart", name)
+	httpGet(t, s.Ports["web"])
+}
