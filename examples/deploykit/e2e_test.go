@@ -362,10 +362,10 @@ func TestCLIDjangoAppFromTheWheelhouse(t *testing.T) {
 	c := &cli{t: t, root: filepath.Join(dir, "root"), env: []string{"DEPLOYKIT_ROOT="}}
 	app := filepath.Join(dir, "app")
 	files := map[string]string{
-		"requirements.txt":    "--no-index\n--find-links " + wh.Dir + "\nDjango>=3.2,<4\ngunicorn\npsycopg2\n",
-		"djdemo/__init__.py":  "",
-		"djdemo/wsgi.py":      "from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n",
-		"djdemo/urls.py":      "from django.urls import path\nfrom . import views\nurlpatterns = [path('', views.index)]\n",
+		"requirements.txt":   "--no-index\n--find-links " + wh.Dir + "\nDjango>=3.2,<4\ngunicorn\npsycopg2\n",
+		"djdemo/__init__.py": "",
+		"djdemo/wsgi.py":     "from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n",
+		"djdemo/urls.py":     "from django.urls import path\nfrom . import views\nurlpatterns = [path('', views.index)]\n",
 		"djdemo/views.py": `import os
 from django.db import connection
 from django.http import JsonResponse
