@@ -242,10 +242,17 @@ func (c *Controller) Status(ctx context.Context, instance string) ([]services.St
 	}
 	if running(dir) {
 		resp, err := c.call(ctx, instance, Request{Op: "status"})
-		if err != nil {
+		if err == nil {
+			return resp.Status, nil
+		}
+		// A supervisor that is dying holds its lock until its last thread
+		// is gone: give it a moment before reporting the error.
+		for i := 0; i < 20 && running(dir); i++ {
+			time.Sleep(25 * time.Millisecond)
+		}
+		if running(dir) {
 			return nil, err
 		}
-		return resp.Status, nil
 	}
 	spec, err := readSpec(dir)
 	if err != nil {

@@ -267,6 +267,9 @@ func TestTwoSupervisorsAreIndependent(t *testing.T) {
 	webB := webComponent(t, "b", "127.0.0.1:0")
 	webB.Ready = services.Readiness{Kind: services.ReadyHTTP, Path: "/"}
 	sockB, _ := runSup(t, Options{Instance: "b", Components: []services.Component{webB}, Dir: t.TempDir(), Autostart: true})
+	for _, sock := range []string{sockA, sockB} {
+		waitFor(t, "web active", 30*time.Second, func() bool { return statusOf(t, sock, "web").State == services.StateActive })
+	}
 	a, b := statusOf(t, sockA, "web").Listen[0], statusOf(t, sockB, "web").Listen[0]
 	for _, addr := range []string{a, b} {
 		if out, err := get("http://" + addr + "/"); err != nil || !strings.HasPrefix(out, "ok ") {
@@ -288,6 +291,7 @@ func TestTwoSupervisorsAreIndependent(t *testing.T) {
 
 func TestZeroDowntimeRestartUnderLoad(t *testing.T) {
 	sock, _ := runSup(t, Options{Instance: "t1", Components: []services.Component{webComponent(t, "t1", "127.0.0.1:0")}, Dir: t.TempDir(), Autostart: true})
+	waitFor(t, "web active", 30*time.Second, func() bool { return statusOf(t, sock, "web").State == services.StateActive })
 	addr := statusOf(t, sock, "web").Listen[0]
 	const total, conc, restarts = 3000, 8, 8
 	var ok, failed, next atomic.Int64
@@ -464,6 +468,8 @@ func TestStaleStateFromACrashedSupervisor(t *testing.T) {
 	workerPID := st.Components[0].PID
 	syscall.Kill(st.PID, syscall.SIGKILL)
 	waitFor(t, "daemon dead", 5*time.Second, func() bool { return !alive(st.PID) })
+	// Its last thread may still hold the lock for a moment after the
+	// leader is a zombie; Status copes with that.
 	// Its child dies with it (parent-death signal), so nothing runs unsupervised.
 	waitFor(t, "worker dead", 5*time.Second, func() bool { return !alive(workerPID) })
 	sts, err := c.Status(ctx, "t1")
