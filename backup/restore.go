@@ -324,7 +324,9 @@ func (st *restorer) run(ctx context.Context, r io.Reader, ro archive.ReaderOptio
 // readChunk reads a verified member into buf.
 func readChunk(buf *bytes.Buffer, r io.Reader, size int64) error {
 	buf.Reset()
-	buf.Grow(int(size))
+	// ReadFrom wants MinRead spare bytes to see the end; without them the
+	// buffer would double.
+	buf.Grow(int(size) + bytes.MinRead)
 	if _, err := buf.ReadFrom(r); err != nil {
 		return err
 	}
