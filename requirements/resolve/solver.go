@@ -697,7 +697,7 @@ func (s *solver) dependencies(p pkgID, idx int) (deps []*incompat, usable bool, 
 		c := pk.cands[idx]
 		md, err := s.f.metadata(s.ctx, c)
 		if err != nil {
-			return nil, false, err
+			return nil, false, fmt.Errorf("metadata of %s %s: %w", pk.name, c.Version, err)
 		}
 		for _, w := range md.Warnings {
 			s.warn(w, w)
