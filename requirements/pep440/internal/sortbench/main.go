@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -18,7 +19,9 @@ import (
 func main() {
 	runs := flag.Int("runs", 5, "timed runs; the best is reported")
 	check := flag.String("check", "", "write the sorted normalized versions to this file")
+	procs := flag.Int("procs", 1, "GOMAXPROCS; 1 (the default) runs single-threaded, as CPython does")
 	flag.Parse()
+	runtime.GOMAXPROCS(*procs)
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: sortbench [-runs N] [-check OUT] VERSIONS.txt")
 		os.Exit(2)
