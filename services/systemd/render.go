@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -398,6 +397,3 @@ func quote(s string) string {
 
 // escapeValue escapes specifiers in a plain (path) value.
 func escapeValue(s string) string { return strings.ReplaceAll(s, "%", "%%") }
-
-// unitPath is where a unit is written in dir.
-func unitPath(dir, name string) string { return filepath.Join(dir, name) }
