@@ -420,6 +420,18 @@ func TestInstancesCannotReadEachOthersFiles(t *testing.T) {
 			t.Errorf("%s: mode %04o uid %d, want %04o uid %d", rel, fi.Mode().Perm(), st.Uid, mode, uid)
 		}
 	}
+	// Nothing in data, run, log or secrets is accessible to others at all.
+	for _, top := range append(append([]string{}, own.Writable...), own.Secrets) {
+		filepath.WalkDir(top, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi, _ := d.Info(); fi.Mode().Perm()&0o007 != 0 {
+				t.Errorf("%s: mode %04o gives others access", p, fi.Mode().Perm())
+			}
+			return nil
+		})
+	}
 	check(".", 0o750, 0)
 	check("instance.toml", 0o640, 0)
 	check("releases", 0o750, 0)
