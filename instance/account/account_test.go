@@ -375,6 +375,19 @@ func TestInstancesCannotReadEachOthersFiles(t *testing.T) {
 	a, b := accts["a"], trees["b"]
 	own := trees["a"]
 
+	// Right after Secure, nothing in data, run, log or secrets is accessible to others at all.
+	for _, top := range append(append([]string{}, own.Writable...), own.Secrets) {
+		filepath.WalkDir(top, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi, _ := d.Info(); fi.Mode().Perm()&0o007 != 0 {
+				t.Errorf("%s: mode %04o gives others access", p, fi.Mode().Perm())
+			}
+			return nil
+		})
+	}
+
 	// A reads and writes its own things.
 	for _, f := range []string{"data/db.txt", "data/sub/deep.txt", "log/app.log", "secrets/database-password", "releases/r1/venv/lib/site.py", "instance.toml"} {
 		if out, ok := runAs(t, a, `cat "$1"`, filepath.Join(own.Dir, f)); !ok {
@@ -419,18 +432,6 @@ func TestInstancesCannotReadEachOthersFiles(t *testing.T) {
 		if fi.Mode().Perm() != mode || int(st.Uid) != uid {
 			t.Errorf("%s: mode %04o uid %d, want %04o uid %d", rel, fi.Mode().Perm(), st.Uid, mode, uid)
 		}
-	}
-	// Nothing in data, run, log or secrets is accessible to others at all.
-	for _, top := range append(append([]string{}, own.Writable...), own.Secrets) {
-		filepath.WalkDir(top, func(p string, d os.DirEntry, err error) error {
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fi, _ := d.Info(); fi.Mode().Perm()&0o007 != 0 {
-				t.Errorf("%s: mode %04o gives others access", p, fi.Mode().Perm())
-			}
-			return nil
-		})
 	}
 	check(".", 0o750, 0)
 	check("instance.toml", 0o640, 0)
