@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/deploykit/deploykit/internal/nspawn"
+	"github.com/deploykit/deploykit/internal/pgcluster"
+	"github.com/deploykit/deploykit/internal/testenv"
+)
+
+// TestCLIUnderSystemdInAContainer runs the lifecycle with --services
+// systemd under a real systemd (PID 1 of a systemd-nspawn container): the
+// deploykit binary, the wheels and the app are bind-mounted in, PostgreSQL
+// runs on the host and is reached through --database-url. Create, serve,
+// upgrade under load with zero failed requests, stop, remove — real units,
+// socket activation and the hardened sandbox.
+func TestCLIUnderSystemdInAContainer(t *testing.T) {
+	testenv.NeedRoot(t)
+	wh := testenv.GetWheelhouse(t)
+	ctx := context.Background()
+	dir := newRoot(t)
+	pg, err := pgcluster.New(pgcluster.Options{Dir: filepath.Join(dir, "pg"), Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Start(ctx); err != nil {
+		testenv.Skip(t, "PostgreSQL cluster: %v", err)
+	}
+	t.Cleanup(func() { pg.Stop(context.Background()) })
+	dbURL, err := pg.AdminTCPURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The app is mounted at /srv/app: the units' PrivateTmp hides /tmp.
+	writeSpec := func(version string) {
+		p := writeApp(t, dir, "/wheels", version)
+		b, _ := os.ReadFile(p)
+		os.WriteFile(p, []byte(strings.ReplaceAll(string(b), filepath.Dir(p), "/srv/app")), 0o644)
+	}
+	writeSpec("1")
+	spec := "/srv/app/app.toml"
+	c := nspawn.Start(t, nspawn.Options{HostNetwork: true, Binds: []nspawn.Bind{
+		{Host: filepath.Dir(binary), Container: "/opt/dk", ReadOnly: true},
+		{Host: wh.Dir, Container: "/wheels", ReadOnly: true},
+		{Host: filepath.Join(dir, "app"), Container: "/srv/app", ReadOnly: true},
+	}})
+	dk := func(args ...string) (string, error) {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		defer cancel()
+		out, err := c.Exec(cctx, append([]string{"/opt/dk/deploykit", "--root", "/srv/deploykit", "--services", "systemd", "--database-url", dbURL}, args...)...)
+		return string(out), err
+	}
+	name := fmt.Sprintf("sd%d", os.Getpid()%100000)
+	if out, err := dk("create", name, "--spec", spec); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	out, err := dk("status", name, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st statusJSON
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &st); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(st.Services) != 1 || st.Services[0].State != "active" {
+		t.Fatalf("services under systemd: %+v", st.Services)
+	}
+	if unit, err := c.Exec(ctx, "systemctl", "show", "-p", "User,ProtectSystem,NoNewPrivileges", "deploykit-"+name+"-web.service"); err != nil || !strings.Contains(string(unit), "User=dk-"+name) || !strings.Contains(string(unit), "NoNewPrivileges=yes") {
+		t.Fatalf("unit properties: %v\n%s", err, unit)
+	}
+	port := st.Ports["web"]
+	if b := httpGet(t, port); !strings.Contains(b, `"version": "1"`) || !strings.Contains(b, `"has_db": true`) {
+		t.Fatalf("answered %s", b)
+	}
+
+	// Upgrade under load: the socket unit holds the port, so no request fails.
+	var okN, failN atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+				if err == nil && resp.StatusCode == 200 {
+					okN.Add(1)
+				} else {
+					failN.Add(1)
+				}
+				if resp != nil {
+					resp.Body.Close()
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	writeSpec("2")
+	if out, err := dk("upgrade", name); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := dk("rollback", name); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("requests during upgrade and rollback under systemd: %d ok, %d failed", okN.Load(), failN.Load())
+	if failN.Load() != 0 || okN.Load() == 0 {
+		t.Fatalf("%d requests failed during upgrade/rollback (%d ok)", failN.Load(), okN.Load())
+	}
+	if b := httpGet(t, port); !strings.Contains(b, `"version": "1"`) {
+		t.Fatalf("after rollback: %s", b)
+	}
+
+	if out, err := dk("stop", name); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port)); err == nil {
+		t.Fatal("still answering after stop")
+	}
+	if out, err := dk("remove", name, "--yes"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, _ := c.Exec(ctx, "sh", "-c", "ls /etc/systemd/system | grep deploykit- || true"); strings.TrimSpace(string(out)) != "" {
+		t.Fatalf("units left after remove: %s", out)
+	}
+	if _, err := c.Exec(ctx, "getent", "passwd", "dk-"+name); err == nil {
+		t.Fatal("user left after remove")
+	}
+	if out, _ := c.Exec(ctx, "ls", "/srv/deploykit/instances"); strings.TrimSpace(string(out)) != "" {
+		t.Fatalf("instance dir left: %s", out)
+	}
+}
