@@ -122,12 +122,17 @@ func (s TagSet) Rank(tags []Tag) (rank int, ok bool) {
 	return rank, rank >= 0
 }
 
-// Best returns the index of the wheel whose tags rank best (ties go to the
-// earliest), or -1 when none is supported.
+// Best returns the index of the wheel to install among wheels of one
+// version, as pip prefers them: the best-ranked tag, then the highest
+// build tag, then the earliest; -1 when none is supported.
 func (s TagSet) Best(wheels []WheelName) int {
 	best, bestRank := -1, 0
 	for i, w := range wheels {
-		if r, ok := s.Rank(w.Tags); ok && (best < 0 || r < bestRank) {
+		r, ok := s.Rank(w.Tags)
+		if !ok {
+			continue
+		}
+		if best < 0 || r < bestRank || (r == bestRank && w.Build.Compare(wheels[best].Build) > 0) {
 			best, bestRank = i, r
 		}
 	}

@@ -171,4 +171,11 @@ func TestTagSetRanksWheels(t *testing.T) {
 	if _, ok := set.Rank(wheels[0].Tags); ok {
 		t.Error("py2 wheel is not supported by 3.11")
 	}
+	// Same tags: the higher build tag wins.
+	a, _ := ParseWheelFilename("pkg-1.0-1-py3-none-any.whl", false)
+	b, _ := ParseWheelFilename("pkg-1.0-2-py3-none-any.whl", false)
+	c, _ := ParseWheelFilename("pkg-1.0-py3-none-any.whl", false)
+	if best := set.Best([]WheelName{c, a, b}); best != 2 {
+		t.Errorf("Best by build tag = %d, want 2", best)
+	}
 }

@@ -465,3 +465,27 @@ func TestCancelKillsTheBackendsChildren(t *testing.T) {
 	}
 	t.Errorf("backend child %d still running after cancellation", pid)
 }
+
+// TestPrepareMetadataFallsBackToBuilding: a backend without
+// prepare_metadata_for_build_wheel gets its metadata from a built wheel.
+func TestPrepareMetadataFallsBackToBuilding(t *testing.T) {
+	py := interpreter(t)
+	src := inTreeProject(t)
+	writeFiles(t, src, map[string]string{
+		"_build/nometa.py": "from inbackend import build_wheel, build_editable\n",
+		"pyproject.toml":   "[build-system]\nrequires = []\nbuild-backend = \"nometa\"\nbackend-path = [\"_build\"]\n",
+	})
+	cache := t.TempDir()
+	fe, _ := New(Options{Python: py, CacheDir: cache})
+	m, err := fe.PrepareMetadata(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Name != "intree-demo" || m.Version != "1.2.3" {
+		t.Errorf("metadata %+v", m)
+	}
+	// The wheel it built is in the cache now.
+	if r, err := fe.Build(context.Background(), src, t.TempDir(), false); err != nil || !r.Cached {
+		t.Errorf("build after PrepareMetadata: cached=%v err=%v", r != nil && r.Cached, err)
+	}
+}
