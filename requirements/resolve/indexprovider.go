@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/deploykit/deploykit/requirements"
@@ -27,6 +28,10 @@ type IndexProvider struct {
 	Python pep440.Version
 	// OnlyBinary ignores sdists (pip's --only-binary :all:).
 	OnlyBinary bool
+	// Hashes restricts projects to files with one of the given hashes
+	// ("sha256:HEX", pip's --hash in hash-checking mode), by normalized
+	// name. A file whose source gives no hash is hashed after download.
+	Hashes map[string][]string
 
 	mu   sync.Mutex
 	meta map[string]*Metadata
@@ -73,6 +78,15 @@ func (p *IndexProvider) Versions(ctx context.Context, name string) ([]Candidate,
 		} else if p.OnlyBinary {
 			continue
 		}
+		if allowed := p.Hashes[requirements.NormalizeName(name)]; len(allowed) > 0 {
+			ok, err := p.hashAllowed(ctx, f, allowed)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+		}
 		key := f.Version.String()
 		g := groups[key]
 		if g == nil {
@@ -117,6 +131,28 @@ func (p *IndexProvider) Versions(ctx context.Context, name string) ([]Candidate,
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+func (p *IndexProvider) hashAllowed(ctx context.Context, f index.File, allowed []string) (bool, error) {
+	for _, a := range allowed {
+		alg, want, _ := strings.Cut(a, ":")
+		if got, ok := f.Hashes[alg]; ok {
+			if got == strings.ToLower(want) {
+				return true, nil
+			}
+			continue
+		}
+		if alg == "sha256" {
+			got, err := p.Finder.SHA256(ctx, f)
+			if err != nil {
+				return false, err
+			}
+			if got == strings.ToLower(want) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // Metadata implements Provider: the best file's core metadata (PEP 658

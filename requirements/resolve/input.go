@@ -12,7 +12,10 @@ type Input struct {
 	Roots       []requirements.Requirement
 	Constraints []requirements.Requirement // -c files
 	Editable    map[string]bool            // normalized names of -e entries
-	Pre         bool
+	// Hashes are the --hash options by normalized name, for
+	// IndexProvider.Hashes.
+	Hashes map[string][]string
+	Pre    bool
 	// Sources holds the file's source options (-i, --extra-index-url, -f,
 	// --no-index, --trusted-host); the caller adds CacheDir, Builder, …
 	Sources index.Options
@@ -22,7 +25,7 @@ type Input struct {
 // Unnamed entries (a bare path or URL without #egg=) are an error naming
 // the file and line: their name is needed before resolving.
 func InputFromFile(f *requirements.File) (*Input, error) {
-	in := &Input{Editable: map[string]bool{}, Pre: f.Pre}
+	in := &Input{Editable: map[string]bool{}, Hashes: map[string][]string{}, Pre: f.Pre}
 	in.Sources = index.Options{
 		IndexURL:       f.IndexURL,
 		ExtraIndexURLs: f.ExtraIndexURLs,
@@ -38,6 +41,10 @@ func InputFromFile(f *requirements.File) (*Input, error) {
 		if e.Constraint {
 			in.Constraints = append(in.Constraints, r)
 			continue
+		}
+		if len(e.Hashes) > 0 {
+			n := requirements.NormalizeName(r.Name)
+			in.Hashes[n] = append(in.Hashes[n], e.Hashes...)
 		}
 		if e.Editable {
 			in.Editable[requirements.NormalizeName(r.Name)] = true

@@ -75,6 +75,8 @@ var scenarios = []scenario{
 	{name: "pre-merged", reqs: []string{"dk-x", "dk-y"}},
 	{name: "pre-pinned-by-dep", reqs: []string{"dk-pin"}},
 	{name: "pre-flag", reqs: []string{"dk-p", "dk-z"}, pre: true},
+	{name: "pre-by-constraint", reqs: []string{"dk-p"}, constraints: []string{"dk-p>=2.0b1"}},
+	{name: "pre-merged-root", reqs: []string{"dk-x", "dk-p<=2.0b1"}},
 	{name: "yanked-skipped", reqs: []string{"dk-yk"}},
 	{name: "yanked-pinned", reqs: []string{"dk-yk==2.0"}},
 	{name: "yanked-range", reqs: []string{"dk-yk>=2"}},
@@ -136,8 +138,26 @@ func pipResolve(t *testing.T, python string, sc scenario, indexes []string, dir 
 }
 
 func TestDifferentialAgainstPip(t *testing.T) {
+	// pip 23.2 on the wheelhouse's interpreter (cp311 wheels): every
+	// scenario.
+	differential(t, testenv.PythonMinor(t, "3.11"), scenarios)
+}
+
+// TestDifferentialAgainstPip24 checks the pre-release and yanked rules
+// against pip 24 (pyenv's 3.13 ships pip 24.2), on the pure-Python
+// synthetic wheels.
+func TestDifferentialAgainstPip24(t *testing.T) {
+	var sub []scenario
+	for _, sc := range scenarios {
+		if strings.HasPrefix(sc.name, "pre-") || strings.HasPrefix(sc.name, "yanked-") || sc.name == "backtrack" || sc.name == "self-extra" {
+			sub = append(sub, sc)
+		}
+	}
+	differential(t, testenv.PythonMinor(t, "3.13"), sub)
+}
+
+func differential(t *testing.T, py testenv.Python, scenarios []scenario) {
 	wh := testenv.GetWheelhouse(t)
-	py := testenv.PythonMinor(t, "3.11")
 	tg := target(t, py.Path)
 	synth := t.TempDir()
 	buildIndex(t, synth, synthDists)

@@ -3,6 +3,8 @@ package resolve
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net"
 	"net/http"
@@ -15,8 +17,10 @@ import (
 
 	"github.com/deploykit/deploykit/internal/testenv"
 	"github.com/deploykit/deploykit/requirements"
+	"github.com/deploykit/deploykit/requirements/dist"
 	"github.com/deploykit/deploykit/requirements/index"
 	"github.com/deploykit/deploykit/requirements/lock"
+	"github.com/deploykit/deploykit/requirements/pep440"
 )
 
 // serveDir serves a directory over HTTP on 127.0.0.1 and returns its URL
@@ -200,6 +204,9 @@ func TestInputFromFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(in.Hashes) != 0 {
+		t.Errorf("hashes: %v", in.Hashes)
+	}
 	if !in.Pre || in.Sources.IndexURL != "http://127.0.0.1:1/simple/" || len(in.Roots) != 2 || len(in.Constraints) != 1 || !in.Editable["dk-local"] {
 		t.Errorf("input: %+v", in)
 	}
@@ -241,5 +248,34 @@ func TestSourceFailureNamesRequirementAndSource(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+}
+
+func TestHashCheckingRestrictsFiles(t *testing.T) {
+	synth := t.TempDir()
+	buildIndex(t, synth, []synthDist{{name: "dk-h", version: "1.0"}, {name: "dk-h", version: "2.0"}})
+	old, err := os.ReadFile(filepath.Join(synth, "files", "dk_h-1.0-py3-none-any.whl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(old)
+	base, _ := serveDir(t, synth)
+	f, err := index.New(index.Options{IndexURL: base + "/simple/", CacheDir: t.TempDir(), Netrc: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	env := testEnv()
+	p := &IndexProvider{Finder: f, Tags: dist.NewTagSet([]dist.Tag{{Interpreter: "py3", ABI: "none", Platform: "any"}}), Python: pep440.MustParse("3.11.7"),
+		Hashes: map[string][]string{"dk-h": {"sha256:" + hex.EncodeToString(sum[:])}}}
+	res, err := Resolve(context.Background(), p, reqs(t, "dk-h"), Options{Environment: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, res, "dk-h==1.0")
+	p.Hashes["dk-h"] = []string{"sha256:" + strings.Repeat("0", 64)}
+	p2 := &IndexProvider{Finder: f, Tags: p.Tags, Python: p.Python, Hashes: p.Hashes}
+	if _, err := Resolve(context.Background(), p2, reqs(t, "dk-h"), Options{Environment: env}); !errors.Is(err, ErrNoSolution) {
+		t.Errorf("no file with the hash: %v", err)
 	}
 }
