@@ -33,4 +33,10 @@
 //     ===;
 //   - Options.Preferences (an existing lock) are tried first, except for
 //     Options.UpgradePackages.
+//
+// IndexProvider adapts requirements/index (wheel tags of the target,
+// data-requires-python, hash-checking mode, direct references);
+// Resolution.Lock turns a resolution into a PEP 751 lock
+// (requirements/lock), and InputFromFile reads pip requirements files.
+// Use ProbeTarget to describe the target interpreter.
 package resolve

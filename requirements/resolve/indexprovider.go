@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/dist"
@@ -32,9 +31,6 @@ type IndexProvider struct {
 	// ("sha256:HEX", pip's --hash in hash-checking mode), by normalized
 	// name. A file whose source gives no hash is hashed after download.
 	Hashes map[string][]string
-
-	mu   sync.Mutex
-	meta map[string]*Metadata
 }
 
 // Release is a Candidate's Ref for IndexProvider: the usable files of one
