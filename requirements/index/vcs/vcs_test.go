@@ -162,3 +162,30 @@ func TestCheckoutMissingRepository(t *testing.T) {
 		t.Errorf("partial mirror left: %v", ents)
 	}
 }
+
+// A checkout killed half-way (its context cancelled) leaves no mirror or
+// checkout that a later run would trust, and the next run succeeds.
+func TestCheckoutInterruptedLeavesNothingHalfDone(t *testing.T) {
+	dir, _, c2 := repo(t, "git")
+	c := &Cache{Dir: t.TempDir()}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := c.Checkout(ctx, Ref{Type: "git", URL: "file://" + dir}); err == nil {
+		t.Fatal("a cancelled checkout succeeded")
+	}
+	for _, sub := range []string{"mirrors", "checkouts"} {
+		ents, _ := os.ReadDir(filepath.Join(c.Dir, sub))
+		for _, e := range ents {
+			if !strings.HasSuffix(e.Name(), ".tmp") && !strings.HasPrefix(e.Name(), ".tmp-") {
+				t.Errorf("%s/%s left behind", sub, e.Name())
+			}
+		}
+	}
+	pin, tree, err := c.Checkout(context.Background(), Ref{Type: "git", URL: "file://" + dir})
+	if err != nil || pin.Commit != c2 {
+		t.Fatalf("retry: %+v %v", pin, err)
+	}
+	if _, err := os.Stat(filepath.Join(tree, "pkg", "VERSION")); err != nil {
+		t.Error(err)
+	}
+}
