@@ -229,6 +229,14 @@ type specFile struct {
 		Kind, Left, Right string
 		Equal             bool
 	}
+	Relations []struct {
+		Left, Right string
+		LeftPre     *bool `json:"left_prereleases"`
+		RightPre    *bool `json:"right_prereleases"`
+		Relation    string
+		Expected    *bool
+		Error       *string
+	} `json:"set_relations"`
 	Combine []struct {
 		Left, Right         string
 		LeftPre             *bool `json:"left_prereleases"`
@@ -505,6 +513,38 @@ func TestConformanceCombine(t *testing.T) {
 		}
 		if got.String() != c.Expected || preString(got.PrereleaseHint()) != preString(policy(c.ExpectedPrereleases)) {
 			t.Errorf("%q & %q = %q (%s), want %q (%s)", c.Left, c.Right, got, preString(got.PrereleaseHint()), c.Expected, preString(policy(c.ExpectedPrereleases)))
+		}
+	}
+}
+
+func TestConformanceSetRelations(t *testing.T) {
+	f := loadSpecs(t)
+	if len(f.Relations) == 0 {
+		t.Fatal("no set_relations cases")
+	}
+	for _, c := range f.Relations {
+		l := MustParseSpecifiers(c.Left).WithPrereleases(policy(c.LeftPre))
+		r := MustParseSpecifiers(c.Right).WithPrereleases(policy(c.RightPre))
+		var got bool
+		var err error
+		switch c.Relation {
+		case "is_subset":
+			got, err = l.IsSubset(r)
+		case "is_superset":
+			got, err = l.IsSuperset(r)
+		case "is_disjoint":
+			got, err = l.IsDisjoint(r)
+		default:
+			t.Fatalf("unknown relation %q", c.Relation)
+		}
+		if c.Error != nil {
+			if err == nil {
+				t.Errorf("%q %s %q: no error, want %s", c.Left, c.Relation, c.Right, *c.Error)
+			}
+			continue
+		}
+		if err != nil || got != *c.Expected {
+			t.Errorf("%q %s %q = %v, %v; want %v", c.Left, c.Relation, c.Right, got, err, *c.Expected)
 		}
 	}
 }

@@ -36,7 +36,9 @@
 //
 // Matching converts every specifier to sorted intervals over the version
 // line, intersected once per set, in the manner of packaging's _ranges
-// module; this also gives Specifiers.IsUnsatisfiable.
+// module; this also gives Specifiers.IsUnsatisfiable, And (packaging's
+// s & o) and the set relations IsSubset, IsSuperset and IsDisjoint
+// (packaging 26.3).
 //
 // This package is the bottom of deploykit's requirements stack: package
 // requirements (PEP 508) embeds Specifiers, requirements/dist parses

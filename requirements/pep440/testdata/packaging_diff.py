@@ -19,6 +19,21 @@ def rspec():
     elif op not in ("==","!="):
         v=v.split("+")[0]
     return op+v
+if len(sys.argv) > 2 and sys.argv[2] == "relations":
+    # left TAB right TAB prereleases TAB is_subset TAB is_disjoint
+    rows = []
+    while len(rows) < 6000:
+        a = ",".join(rspec() for _ in range(random.randint(0, 2)))
+        b = ",".join(rspec() for _ in range(random.randint(0, 2)))
+        try:
+            sa, sb = SpecifierSet(a), SpecifierSet(b)
+        except InvalidSpecifier:
+            continue
+        p = random.choice([None, True, False])
+        sa, sb = SpecifierSet(a, prereleases=p), SpecifierSet(b, prereleases=p)
+        rows.append("%s\t%s\t%s\t%s\t%s" % (a, b, p, sa.is_subset(sb), sa.is_disjoint(sb)))
+    sys.stdout.write("\n".join(rows) + "\n")
+    sys.exit(0)
 out=[]
 while len(out)<6000:
     s=",".join(rspec() for _ in range(random.randint(1,3)))
