@@ -496,6 +496,18 @@ func (c *Cache) addRef(sum, distInfoDir string) error {
 	return os.WriteFile(filepath.Join(d, refKey(distInfoDir)), []byte(distInfoDir+"\n"), 0o644)
 }
 
+// installedFrom reports whether the venv's distInfoDir was installed from
+// the wheel whose sha256 is sum, as far as the cache knows: true without a
+// shared cache (nothing to compare), or when the reference is recorded and
+// still live.
+func (c *Cache) installedFrom(sum, distInfoDir string) bool {
+	if c == nil || c.private {
+		return true
+	}
+	b, err := os.ReadFile(filepath.Join(c.dir, "refs", sum, refKey(distInfoDir)))
+	return err == nil && strings.TrimSpace(string(b)) == distInfoDir
+}
+
 // PruneStats says what Prune removed and kept.
 type PruneStats struct {
 	Removed, Kept int   // wheel entries

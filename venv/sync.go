@@ -31,7 +31,9 @@ type SyncResult struct {
 }
 
 // Sync makes the venv hold exactly dists: it installs what is missing,
-// replaces what differs (version, or direct URL), and removes every other
+// replaces what differs (version, direct URL, or — with a shared cache,
+// which records which wheel each venv's distribution came from — the
+// wheel's sha256, e.g. a rebuild of the same version), and removes every other
 // distribution — pip, setuptools and wheel too, unless they are in dists.
 // Wheels are hashed against SHA256, unpacked and compiled in parallel
 // (opts.Jobs), and the whole change is one transaction (see Install).
@@ -71,7 +73,7 @@ func (v *Venv) Sync(ctx context.Context, dists []Distribution, opts InstallOptio
 		switch {
 		case !ok:
 			remove = append(remove, cn)
-		case sameVersion(d.Version, w.Version) && sameDirectURL(d, w.DirectURL):
+		case sameVersion(d.Version, w.Version) && sameDirectURL(d, w.DirectURL) && opts.Cache.installedFrom(w.SHA256, d.DistInfo):
 			res.Unchanged = append(res.Unchanged, d)
 			delete(want, cn)
 		}

@@ -79,9 +79,19 @@ func TestSyncMakesVenvHoldExactlyTheSet(t *testing.T) {
 	}
 	// A third sync with the same set changes nothing.
 	r, err = v.Sync(ctx, []Distribution{lockDist(t, "alpha", "1.0", a1), lockDist(t, "beta", "2.0", b2), lockDist(t, "delta", "1.0", d1)}, opts)
-	if err != nil || len(r.Installed)+len(r.Removed) != 0 {
+	if err != nil || len(r.Installed)+len(r.Removed) != 0 || len(r.Unchanged) != 3 {
 		t.Fatalf("idempotent sync: %+v %v", r, err)
 	}
+
+	// The same version rebuilt (another sha256) is replaced.
+	rebuilt := filepath.Join(dir, "rebuilt")
+	os.Mkdir(rebuilt, 0o755)
+	a1b := simpleWheel(t, rebuilt, "alpha", "1.0", map[string]member{"alpha/extra.py": {data: "REBUILT = True\n"}})
+	r, err = v.Sync(ctx, []Distribution{lockDist(t, "alpha", "1.0", a1b), lockDist(t, "beta", "2.0", b2), lockDist(t, "delta", "1.0", d1)}, opts)
+	if err != nil || names(r.Installed) != "alpha==1.0" || len(r.Removed) != 0 {
+		t.Fatalf("sync of a rebuilt wheel: %+v %v", r, err)
+	}
+	run(t, v.Executable(), "-c", "import alpha.extra")
 
 	// A wrong hash, or a wheel that is not what the lock says, changes nothing.
 	before := venvState(t, v)
