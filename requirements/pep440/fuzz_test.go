@@ -1,6 +1,9 @@
 package pep440
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 func FuzzParseVersion(f *testing.F) {
 	for _, s := range []string{"1.0", "v1.0-Alpha.2_DEV", "1!2.3.4rc5.post6.dev7+ubuntu.8", "1.0+a+", "1.123456789012345678901234567890"} {
@@ -54,7 +57,25 @@ func FuzzParseSpecifiers(f *testing.F) {
 			}
 		}
 		ss.Filter(probes, PrereleaseDefault)
-		ss.IsUnsatisfiable()
 		ss.ContainsString(version, PrereleaseDefault)
+		// Set relations agree with themselves and with IsUnsatisfiable.
+		if sub, err := ss.IsSubset(again); err == nil {
+			if !sub {
+				t.Fatalf("%q is not a subset of itself", s)
+			}
+			dis, _ := ss.IsDisjoint(ss)
+			if !ss.IsEmpty() && dis != ss.IsUnsatisfiable() {
+				t.Fatalf("%q: disjoint from itself %v, unsatisfiable %v", s, dis, ss.IsUnsatisfiable())
+			}
+			both, err := ss.And(again)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sub, _ := both.IsSubset(ss); !sub {
+				t.Fatalf("%q & itself is not a subset of it", s)
+			}
+		} else if !errors.Is(err, ErrArbitraryRelation) {
+			t.Fatalf("%q: %v", s, err)
+		}
 	})
 }
