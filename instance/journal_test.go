@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"reflect"
 	"errors"
 	"os"
 	"os/exec"
@@ -160,4 +161,37 @@ func TestLockIsExclusiveAndNamesHolder(t *testing.T) {
 		t.Fatalf("after unlock: %v", err)
 	}
 	l2.Unlock()
+}
+
+func FuzzReadJournal(f *testing.F) {
+	f.Add([]byte(`{"time":"2026-01-01T00:00:00Z","event":"op","op":"upgrade","params":{"release":"r2"}}
+{"time":"2026-01-01T00:00:00Z","event":"begin","step":"build"}
+{"time":"2026-01-01T00:00:00Z","event":"done","step":"build"}
+{"time":"2026-01-01T00:00:00Z","event":"commit"}
+`))
+	f.Add([]byte(`{"event":"begin","step":"x"}`))
+	f.Add([]byte(`{"event":"op","op":"create"}` + "\n" + `{"event":"rollback"}` + "\n{\"ev"))
+	// A torn last line (the process killed mid-append) never changes
+	// what the journal says: recovery sees the records before it.
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		read := func(name string, b []byte) (*journalState, error) {
+			p := filepath.Join(dir, name)
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return readJournal(p)
+		}
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			data = append(data, '\n')
+		}
+		st1, err1 := read("whole", data)
+		st2, err2 := read("torn", append(append([]byte{}, data...), []byte(`{"time":"2026-01-0`)...))
+		if (err1 == nil) != (err2 == nil) {
+			t.Fatalf("torn line changed the error: %v vs %v", err1, err2)
+		}
+		if !reflect.DeepEqual(st1, st2) {
+			t.Fatalf("torn line changed the state:\n%+v\n%+v", st1, st2)
+		}
+	})
 }

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deploykit/deploykit/instance"
+)
+
+// TestEveryCommandHasHelpWithExamples walks the command tree: every
+// visible command documents itself with a short line and examples.
+func TestEveryCommandHasHelpWithExamples(t *testing.T) {
+	a := &app{}
+	root := a.rootCommand()
+	want := []string{"create", "list", "status", "start", "stop", "restart", "upgrade", "hotfix", "rollback", "run", "backup", "verify", "restore", "clone", "lock", "venv", "install", "sync", "units", "logs", "remove", "doctor"}
+	have := map[string]*cobra.Command{}
+	for _, c := range root.Commands() {
+		have[c.Name()] = c
+	}
+	for _, name := range want {
+		c, ok := have[name]
+		if !ok {
+			t.Errorf("command %s missing", name)
+			continue
+		}
+		if c.Short == "" || !strings.Contains(c.Example, "deploykit "+name) {
+			t.Errorf("%s: no short help or no example using it", name)
+		}
+	}
+	var out bytes.Buffer
+	if code := run([]string{"hotfix", "--help"}, &out, &out); code != 0 || !strings.Contains(out.String(), "Examples:") {
+		t.Fatalf("hotfix --help: exit %d\n%s", code, out.String())
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code int
+	}{
+		{nil, exitOK},
+		{usagef("bad"), exitUsage},
+		{fmt.Errorf("x: %w", instance.ErrInvalidSpec), exitUsage},
+		{fmt.Errorf("x: %w", instance.ErrInvalidName), exitUsage},
+		{&instance.LockedError{Instance: "p"}, exitConflict},
+		{fmt.Errorf("x: %w", instance.ErrExists), exitConflict},
+		{fmt.Errorf("instance p: %w", instance.ErrNotFound), exitNotFound},
+		{errors.New("migration failed"), exitFailure},
+	} {
+		if got := exitCode(tc.err); got != tc.code {
+			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.code)
+		}
+	}
+	var out bytes.Buffer
+	for args, want := range map[string]int{
+		"nosuchcommand":          exitUsage,
+		"status":                 exitUsage, // missing NAME
+		"remove x":               exitUsage, // no --yes
+		"list --no-such-flag":    exitUsage,
+		"restore x y.dkb":        exitUsage, // no --yes
+		"status Bad_Name --json": exitUsage,
+	} {
+		out.Reset()
+		if code := run(append(strings.Fields(args), "--root", t.TempDir()), &out, &out); code != want {
+			t.Errorf("deploykit %s: exit %d, want %d\n%s", args, code, want, out.String())
+		}
+	}
+	out.Reset()
+	if code := run([]string{"status", "nosuch", "--root", t.TempDir()}, &out, &out); code != exitNotFound {
+		t.Errorf("status of a missing instance: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"list", "--json", "--root", t.TempDir()}, &out, &out); code != 0 || strings.TrimSpace(out.String()) != "[]" {
+		t.Errorf("list --json on an empty root: %d %q", code, out.String())
+	}
+}
