@@ -2,11 +2,11 @@ package instance
 
 import (
 	"context"
-	"reflect"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
