@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strings"
@@ -349,5 +350,77 @@ func TestSecondOperationGetsErrLocked(t *testing.T) {
 	var le *LockedError
 	if !errors.Is(err, ErrLocked) || !errors.As(err, &le) || le.Op != "upgrade" {
 		t.Fatalf("second operation: %v", err)
+	}
+}
+
+// TestHotfixFromAGitBranch hot-fixes an instance with a branch of the
+// application's own code (a real git repository, built by its in-tree
+// PEP 517 backend): only that requirement moves, and rollback undoes it.
+func TestHotfixFromAGitBranch(t *testing.T) {
+	f := newFixture(t)
+	git := testenv.Command(t, "git")
+	repo := filepath.Join(filepath.Dir(f.specDir), "greetpkg")
+	if err := os.MkdirAll(repo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"dkbackend.py", "pyproject.toml", "greetpkg.py", "VERSION"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "gitpkg", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(repo, n), b, 0o644)
+	}
+	gitc := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(git, append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	gitc("init", "-q")
+	gitc("add", ".")
+	gitc("commit", "-qm", "1.0.0")
+	gitc("checkout", "-qb", "fix-123")
+	os.WriteFile(filepath.Join(repo, "VERSION"), []byte("1.0.1\n"), 0o644)
+	os.WriteFile(filepath.Join(repo, "greetpkg.py"), []byte("def greet():\n    return \"hello, fixed\"\n"), 0o644)
+	gitc("commit", "-qam", "the fix")
+	gitc("checkout", "-q", "main")
+
+	os.WriteFile(filepath.Join(f.specDir, "requirements.txt"), []byte("--no-index\n--find-links "+f.wheels+"\nsix\ngreetpkg @ git+file://"+repo+"@main\n"), 0o644)
+	m := f.open(t)
+	ctx := context.Background()
+	name := randomName("tg")
+	cleanup(t, m, name)
+	if _, err := m.Create(ctx, name, f.spec(t, "1")); err != nil {
+		t.Fatal(err)
+	}
+	greet := func() string {
+		var out strings.Builder
+		code, err := m.Run(ctx, name, []string{"python", "-c", "import greetpkg; print(greetpkg.greet())"}, RunIO{Stdout: &out, Stderr: &out})
+		if err != nil || code != 0 {
+			t.Fatalf("run: %d %v\n%s", code, err, out.String())
+		}
+		return strings.TrimSpace(out.String())
+	}
+	if g := greet(); g != "hello" {
+		t.Fatalf("before the hotfix: %q", g)
+	}
+	lockBefore, _ := os.ReadFile(m.Layout().ReleaseLock(name, "r1"))
+	st, err := m.Hotfix(ctx, name, []string{"greetpkg @ git+file://" + repo + "@fix-123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := greet(); g != "hello, fixed" {
+		t.Fatalf("after the hotfix: %q", g)
+	}
+	lockAfter, _ := os.ReadFile(m.Layout().ReleaseLock(name, st.Current))
+	if !strings.Contains(string(lockAfter), "fix-123") || !strings.Contains(string(lockBefore), "version = '1.16.0'") || !strings.Contains(string(lockAfter), "version = '1.16.0'") {
+		t.Fatalf("locks:\n%s\n---\n%s", lockBefore, lockAfter)
+	}
+	if _, err := m.Rollback(ctx, name, ""); err != nil {
+		t.Fatal(err)
+	}
+	if g := greet(); g != "hello" {
+		t.Fatalf("after rollback: %q", g)
 	}
 }
