@@ -309,3 +309,50 @@ func TestFindLinksAndNoIndex(t *testing.T) {
 		t.Errorf("missing find-links: %v", err)
 	}
 }
+
+func TestETagRevalidation(t *testing.T) {
+	page := `<a href="/f/demo-1.0.tar.gz#sha256=00">demo-1.0.tar.gz</a>`
+	var full, notModified atomic.Int64
+	base, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			notModified.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		full.Add(1)
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, page)
+	}))
+	cache := t.TempDir()
+	for i := 0; i < 3; i++ {
+		f := newFinder(t, Options{IndexURL: base + "/simple/", CacheDir: cache})
+		if files, err := f.Files(context.Background(), "demo"); err != nil || len(files) != 1 {
+			t.Fatalf("files %v, %v", files, err)
+		}
+	}
+	if full.Load() != 1 || notModified.Load() != 2 {
+		t.Errorf("full %d, 304 %d; want 1 and 2", full.Load(), notModified.Load())
+	}
+}
+
+func TestFindLinksHTTPPage(t *testing.T) {
+	wh := testenv.GetWheelhouse(t)
+	fs := http.FileServer(http.Dir(wh.Dir))
+	base, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/links/" {
+			fmt.Fprint(w, `<html><body><a href="/six-1.16.0-py3-none-any.whl">six</a> <a href="/sqlparse-0.4.2-py3-none-any.whl">sqlparse</a></body></html>`)
+			return
+		}
+		fs.ServeHTTP(w, r)
+	}))
+	f := newFinder(t, Options{NoIndex: true, FindLinks: []string{base + "/links/"}})
+	files, err := f.Files(context.Background(), "six")
+	if err != nil || len(files) != 1 || files[0].URL != base+"/six-1.16.0-py3-none-any.whl" {
+		t.Fatalf("files %+v, %v", files, err)
+	}
+	md, err := f.Metadata(context.Background(), files[0])
+	if err != nil || md.Version != "1.16.0" {
+		t.Errorf("metadata from a downloaded wheel: %v", err)
+	}
+}
