@@ -279,3 +279,31 @@ func TestHashCheckingRestrictsFiles(t *testing.T) {
 		t.Errorf("no file with the hash: %v", err)
 	}
 }
+
+func TestLockRequestKeepsPreviousVersions(t *testing.T) {
+	synth := t.TempDir()
+	buildIndex(t, synth, []synthDist{{name: "dk-l", version: "1.0", deps: []string{"dk-m"}}, {name: "dk-m", version: "1.0"}})
+	base, _ := serveDir(t, synth)
+	py := testenv.PythonMinor(t, "3.11")
+	tg := target(t, py.Path)
+	req := Request{Target: tg, Roots: reqs(t, "dk-l"), Sources: index.Options{IndexURL: base + "/simple/", CacheDir: t.TempDir(), Netrc: "-"}}
+	l1, _, err := Lock(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// New releases appear; the previous lock is kept except for the
+	// package being upgraded.
+	buildIndex(t, synth, []synthDist{{name: "dk-l", version: "1.0", deps: []string{"dk-m"}}, {name: "dk-m", version: "1.0"},
+		{name: "dk-l", version: "2.0", deps: []string{"dk-m"}}, {name: "dk-m", version: "2.0"}})
+	req.Sources.CacheDir = t.TempDir()
+	req.Previous = l1
+	req.UpgradePackages = []string{"dk-m"}
+	l2, res, err := Lock(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, res, "dk-l==1.0 dk-m==2.0")
+	if l2.Find("dk-l").Version != "1.0" || len(l2.Environments) != 1 || !strings.Contains(l2.Environments[0], tg.Environment["python_full_version"]) {
+		t.Errorf("lock: %+v", l2)
+	}
+}
