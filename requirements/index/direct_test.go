@@ -242,3 +242,40 @@ func TestDirectVCSSubdirectory(t *testing.T) {
 		t.Errorf("missing ref: %v", err)
 	}
 }
+
+func TestDirectWheelBuildsSourcesAndSdists(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	backendProject(t, src)
+	write(t, filepath.Join(src, "pyproject.toml"), "[project]\nname = \"dk-built\"\nversion = \"0.5\"\ndependencies = [\"six\"]\n[build-system]\nrequires = []\nbuild-backend = \"dkbackend\"\nbackend-path = [\".\"]\n")
+	f := finder(t, index.Options{Builder: builder(t)})
+	d, err := f.Direct(ctx, req(t, "dk-built @ file://"+src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	whl, err := f.DirectWheel(ctx, d, false)
+	if err != nil || filepath.Base(whl) != "dk_built-0.5-py3-none-any.whl" {
+		t.Fatalf("directory: %s, %v", whl, err)
+	}
+	dir := t.TempDir()
+	backend, _ := os.ReadFile(filepath.Join(src, "dkbackend.py"))
+	pyproject, _ := os.ReadFile(filepath.Join(src, "pyproject.toml"))
+	sd := filepath.Join(dir, "dk_built-0.5.tar.gz")
+	sdist(t, sd, "dk_built-0.5", map[string]string{
+		"PKG-INFO":       "Metadata-Version: 2.2\nName: dk-built\nVersion: 0.5\nRequires-Dist: six\n",
+		"pyproject.toml": string(pyproject),
+		"dkbackend.py":   string(backend),
+	})
+	d, err = f.Direct(ctx, req(t, "dk-built @ file://"+sd))
+	if err != nil || d.Kind != index.DirectSdist {
+		t.Fatalf("sdist direct: %+v %v", d, err)
+	}
+	whl, err = f.DirectWheel(ctx, d, false)
+	if err != nil || filepath.Base(whl) != "dk_built-0.5-py3-none-any.whl" {
+		t.Fatalf("sdist: %s, %v", whl, err)
+	}
+	files, err := finder(t, index.Options{FindLinks: []string{dir}, Builder: builder(t)}).Files(ctx, "dk-built")
+	if err != nil || len(files) != 1 {
+		t.Fatal(files, err)
+	}
+}
