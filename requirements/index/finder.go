@@ -79,10 +79,9 @@ type Finder struct {
 	cache string
 	tmp   string
 
-	mu        sync.Mutex
-	dirLists  map[string][]Link // find-links directory -> its files
-	pageLinks map[string][]Link // find-links page -> its links
-	dl        map[string]*sync.Mutex
+	mu       sync.Mutex
+	dirLists map[string][]Link // find-links location -> its links
+	dl       map[string]*sync.Mutex
 }
 
 // ErrHashMismatch is wrapped by *HashError.
@@ -119,7 +118,7 @@ func (e *SourceError) Unwrap() error { return e.Err }
 
 // New creates a Finder.
 func New(opts Options) (*Finder, error) {
-	f := &Finder{opts: opts, dirLists: map[string][]Link{}, pageLinks: map[string][]Link{}, dl: map[string]*sync.Mutex{}}
+	f := &Finder{opts: opts, dirLists: map[string][]Link{}, dl: map[string]*sync.Mutex{}}
 	f.log = opts.Logger
 	if f.log == nil {
 		f.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -354,6 +353,7 @@ func (f *Finder) metadata(ctx context.Context, file File) (*dist.Metadata, error
 			}
 			// PEP 658 promised a file that is not there: fall back to the
 			// wheel, as pip does.
+			f.log.Debug("metadata file missing, downloading the wheel", "file", file.Filename, "source", file.Source)
 		}
 		p, err := f.Download(ctx, file)
 		if err != nil {

@@ -296,6 +296,14 @@ func TestFindLinksAndNoIndex(t *testing.T) {
 	if sum, err := f.SHA256(ctx, files[0]); err != nil || sum != djangoSHA {
 		t.Errorf("sha256 %s, %v", sum, err)
 	}
+	// A static index on disk, by file:// URL.
+	f = newFinder(t, Options{IndexURL: "file://" + wh.IndexDir + "/simple/"})
+	if files, err := f.Files(ctx, "six"); err != nil || len(files) != 1 || files[0].Path == "" {
+		t.Errorf("file:// index: %+v, %v", files, err)
+	}
+	if files, err := f.Files(ctx, "no-such-project"); err != nil || len(files) != 0 {
+		t.Errorf("file:// index, unknown project: %+v, %v", files, err)
+	}
 	// A local HTML page as find-links.
 	page := filepath.Join(t.TempDir(), "links.html")
 	os.WriteFile(page, []byte(`<a href="`+filepath.Join(wh.Dir, "six-1.16.0-py3-none-any.whl")+`">six</a>`), 0o644)
