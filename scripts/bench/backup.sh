@@ -16,7 +16,7 @@
 #   backup:  deploykit backup (Jobs = max(2, CPUs))  vs  pg_dump -Fc (default
 #            gzip level, single process, as the classic recipe runs it)
 #   restore: deploykit restore of its archive (one pass from the stream,
-#            temporary database + swap; and with -precheck, which reads the
+#            temporary database + rename; and with -precheck, which reads the
 #            whole archive once more first)  vs  pg_restore of the -Fc dump
 #            into a fresh database (single job, the classic recipe), and
 #            pg_restore -j 2 for reference.
@@ -130,7 +130,7 @@ psql -d postgres -c "CREATE DATABASE restored_pgr OWNER benchapp" -c "CREATE DAT
 run pg_restore "$bindir/pg_restore" --no-owner --role=benchapp -d restored_pgr "$work/bench.dump"
 run pg_restore_j2 "$bindir/pg_restore" -j 2 --no-owner --role=benchapp -d restored_pgr2 "$work/bench.dump"
 run dk_restore "$work/benchcmd" restore -v -url "$url" -db restored_dk -owner benchapp -i "$work/bench.dkb"
-run dk_restore_precheck "$work/benchcmd" restore -precheck -url "$url" -db restored_dk -owner benchapp -i "$work/bench.dkb"
+run dk_restore_precheck "$work/benchcmd" restore -precheck -url "$url" -db restored_dk2 -owner benchapp -i "$work/bench.dkb"
 run dk_check "$work/benchcmd" check -i "$work/bench.dkb"
 
 log "comparing row counts"
@@ -152,10 +152,11 @@ printf '%-28s %9s %8s MiB\n' \
 	"pg_restore (1 job)" "${secs[pg_restore]}" "$((rss[pg_restore] / 1024))" \
 	"pg_restore -j 2" "${secs[pg_restore_j2]}" "$((rss[pg_restore_j2] / 1024))" \
 	"deploykit restore" "${secs[dk_restore]}" "$((rss[dk_restore] / 1024))" \
-	"deploykit restore -precheck*" "${secs[dk_restore_precheck]}" "$((rss[dk_restore_precheck] / 1024))" \
+	"deploykit restore -precheck" "${secs[dk_restore_precheck]}" "$((rss[dk_restore_precheck] / 1024))" \
 	"deploykit check" "${secs[dk_check]}" "$((rss[dk_check] / 1024))"
-echo "* replaces the database the previous step restored: includes reading the archive twice"
-echo "  and dropping the replaced database (DROP DATABASE forces a checkpoint)"
+echo "(-precheck reads the whole archive once to verify it, then restores: RestoreFile)"
+echo "(every restore here creates a new database; replacing an existing one adds DROP DATABASE,"
+echo " which forces a checkpoint, as dropdb before pg_restore would)"
 grep -E 'schema|data-restored|post-data|swap' "$work/dk_restore.err" | sed 's/^/  deploykit restore phase: /'
 echo
 echo "backup speed-up vs pg_dump -Fc:             $(ratio "${secs[pg_dump]}" "${secs[dk_backup]}")x (goal >= 1.5)"
