@@ -193,3 +193,28 @@ func TestReadManifestFile(t *testing.T) {
 		t.Error("missing file accepted")
 	}
 }
+
+func TestSwapDirExchangesOrMoves(t *testing.T) {
+	for name, swap := range map[string]func(string, string) error{"exchange": swapDir, "renames": swapByRenames} {
+		dir := t.TempDir()
+		staging, target := filepath.Join(dir, "new"), filepath.Join(dir, "target")
+		os.MkdirAll(staging, 0o755)
+		os.WriteFile(filepath.Join(staging, "f"), []byte("new"), 0o644)
+		if err := swap(staging, target); err != nil { // target absent: a move
+			t.Fatalf("%s: %v", name, err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(target, "f")); string(b) != "new" {
+			t.Fatalf("%s: target holds %q", name, b)
+		}
+		os.MkdirAll(staging, 0o755)
+		os.WriteFile(filepath.Join(staging, "f"), []byte("newer"), 0o644)
+		if err := swap(staging, target); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		b1, _ := os.ReadFile(filepath.Join(target, "f"))
+		b2, _ := os.ReadFile(filepath.Join(staging, "f"))
+		if string(b1) != "newer" || string(b2) != "new" {
+			t.Fatalf("%s: target %q, old content at staging %q", name, b1, b2)
+		}
+	}
+}
