@@ -3,6 +3,7 @@ package resolve
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/deploykit/deploykit/requirements"
 )
@@ -24,9 +25,16 @@ type fetcher struct {
 type metaKey struct{ name, version string }
 
 type future[T any] struct {
-	done chan struct{}
-	val  T
-	err  error
+	done    chan struct{}
+	val     T
+	err     error
+	fn      func() (T, error)
+	claimed atomic.Bool // whoever claims it runs fn: the pool or the waiter
+}
+
+func (fu *future[T]) run() {
+	fu.val, fu.err = fu.fn()
+	close(fu.done)
 }
 
 func newFetcher(p Provider, concurrency int) *fetcher {
@@ -48,21 +56,28 @@ func start[K comparable, T any](f *fetcher, m map[K]*future[T], k K, fn func() (
 		f.mu.Unlock()
 		return fu
 	}
-	fu := &future[T]{done: make(chan struct{})}
+	fu := &future[T]{done: make(chan struct{}), fn: fn}
 	m[k] = fu
 	f.mu.Unlock()
 	f.inflight.Add(1)
 	go func() {
 		defer f.inflight.Done()
 		f.sem <- struct{}{}
-		fu.val, fu.err = fn()
-		<-f.sem
-		close(fu.done)
+		defer func() { <-f.sem }()
+		if fu.claimed.CompareAndSwap(false, true) {
+			fu.run()
+		}
 	}()
 	return fu
 }
 
+// wait returns the future's result. When no worker has started it yet,
+// the caller runs it itself: the solver needs it now, and a fast provider
+// is quicker called than scheduled.
 func wait[T any](ctx context.Context, fu *future[T]) (T, error) {
+	if fu.claimed.CompareAndSwap(false, true) {
+		fu.run()
+	}
 	select {
 	case <-fu.done:
 		return fu.val, fu.err

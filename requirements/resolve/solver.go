@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,6 +67,9 @@ type incompat struct {
 	spec  pep440.Specifiers
 	dep   pkgID  // dependency: the package depended on
 	msg   string // external causes: the reason
+	// subsumed: a wider incompatibility replaces this one in propagation
+	// (it stays valid as a cause).
+	subsumed bool
 }
 
 type assignment struct {
@@ -301,7 +305,12 @@ const (
 )
 
 func (s *solver) relationOf(e tentry) relation {
-	c := s.cumTerm(e.p)
+	if !s.hasCum[e.p] {
+		// Nothing is known about the package: a term that does not allow
+		// everything (those are dropped) is inconclusive.
+		return relInconclusive
+	}
+	c := s.cum[e.p]
 	if c.subsetOf(e.t) {
 		return relSatisfied
 	}
@@ -466,6 +475,9 @@ func (s *solver) propagate(start pkgID) error {
 		incs := s.incompats[p]
 		for i := len(incs) - 1; i >= 0; i-- {
 			inc := incs[i]
+			if inc.subsumed {
+				continue
+			}
 			conflict, unsat, ok := s.incompatRelation(inc)
 			if !ok {
 				continue
@@ -795,9 +807,12 @@ func (s *solver) dependencies(p pkgID, idx int) (deps []*incompat, usable bool, 
 // (pub does this when reporting): explanations then say "a >=1.0,<=1.4
 // depends on b>=2" once instead of once per version.
 func (s *solver) depIncompat(p pkgID, self term, d pkgID, dep term, display string, spec pep440.Specifiers) *incompat {
-	key := depKey{p, d, display, fmt.Sprint(dep.set)}
+	key := depKey{p, d, display, setKey(dep.set)}
 	if prev, ok := s.depSeen[key]; ok && len(prev.terms) > 0 && prev.terms[0].p == p {
 		self = self.union(prev.terms[0].t, s.n(p))
+		// The wider incompatibility triggers whenever the old one would:
+		// the old one leaves propagation (it may still be a cause).
+		prev.subsumed = true
 	}
 	inc := s.newIncompat([]tentry{{p, self}, {d, dep.negate(s.n(d))}}, kindDependency)
 	inc.req = display
@@ -807,6 +822,14 @@ func (s *solver) depIncompat(p pkgID, self term, d pkgID, dep term, display stri
 		s.depSeen[key] = inc
 	}
 	return inc
+}
+
+func setKey(v vset) string {
+	b := make([]byte, 8*len(v))
+	for i, w := range v {
+		binary.LittleEndian.PutUint64(b[8*i:], w)
+	}
+	return string(b)
 }
 
 type depKey struct {
