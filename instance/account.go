@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 
 	"github.com/deploykit/deploykit/instance/account"
@@ -76,10 +77,22 @@ func (m *Manager) secure(ctx context.Context, st *State, acct *account.Account) 
 	})
 }
 
+// removeAccount deletes the instance's user and group — only if they are
+// this root's: user names are per host, and a user of the same name whose
+// home is another root's instance directory belongs to that root (a
+// create that failed because of it must not remove it when undone).
 func (m *Manager) removeAccount(ctx context.Context, st *State) error {
 	am, err := m.accounts()
 	if err != nil {
 		return err
+	}
+	acct, err := am.Lookup(ctx, st.Name)
+	if errors.Is(err, account.ErrNotFound) {
+		return nil
+	}
+	if err == nil && acct.Privileged && filepath.Clean(acct.Home) != m.layout.InstanceDir(st.Name) {
+		m.log.Warn("not removing a user of another root", "instance", st.Name, "user", acct.User, "home", acct.Home)
+		return nil
 	}
 	return am.Remove(ctx, st.Name)
 }

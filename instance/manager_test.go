@@ -14,6 +14,8 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -422,5 +424,107 @@ func TestHotfixFromAGitBranch(t *testing.T) {
 	}
 	if g := greet(); g != "hello" {
 		t.Fatalf("after rollback: %q", g)
+	}
+}
+
+// TestSameNameInAnotherRootIsRefusedAndUntouched: user names are per
+// host, so a second root cannot create an instance of a name another root
+// has — and undoing that failed create must not remove the other's user.
+func TestSameNameInAnotherRootIsRefusedAndUntouched(t *testing.T) {
+	f := newFixture(t)
+	m := f.open(t)
+	ctx := context.Background()
+	name := randomName("tr")
+	cleanup(t, m, name)
+	st, err := m.Create(ctx, name, f.spec(t, "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := f.options()
+	opts.Root = f.root + "2"
+	t.Cleanup(func() { os.RemoveAll(opts.Root) })
+	m2, err := Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m2.Create(ctx, name, f.spec(t, "1")); err == nil {
+		t.Fatal("second root created an instance of a name the first root has")
+	}
+	if _, err := user.Lookup(st.User); err != nil {
+		t.Fatalf("the first root's user was removed: %v", err)
+	}
+	if a := get(t, st.Ports["web"]); a.Instance != name {
+		t.Fatalf("first root's instance disturbed: %+v", a)
+	}
+}
+
+// TestUpgradesKeepLastReleasesAndDropNoRequest upgrades under load with
+// the built-in supervisor: no request fails (the socket is handed over),
+// and only the newest KeepReleases releases are kept.
+func TestUpgradesKeepLastReleasesAndDropNoRequest(t *testing.T) {
+	f := newFixture(t)
+	opts := f.options()
+	opts.KeepReleases = 2
+	m, err := Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	name := randomName("tl")
+	cleanup(t, m, name)
+	st, err := m.Create(ctx, name, f.spec(t, "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := st.Ports["web"]
+	var ok, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+				if err == nil && resp.StatusCode == 200 {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+					t.Logf("request failed: %v %v", err, resp)
+				}
+				if resp != nil {
+					resp.Body.Close()
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
+	}
+	for v := 2; v <= 4; v++ {
+		if st, err = m.Upgrade(ctx, name, f.spec(t, fmt.Sprint(v))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 || ok.Load() == 0 {
+		t.Fatalf("%d requests failed during three upgrades (%d ok)", failed.Load(), ok.Load())
+	}
+	t.Logf("%d requests during three upgrades, none failed", ok.Load())
+	ents, _ := os.ReadDir(m.Layout().ReleasesDir(name))
+	var ids []string
+	for _, e := range ents {
+		ids = append(ids, e.Name())
+	}
+	if st.Current != "r4" || len(st.Releases) != 2 || strings.Join(ids, ",") != "r3,r4" {
+		t.Fatalf("releases kept: record %+v, dirs %v", st.Releases, ids)
+	}
+	if _, err := m.Rollback(ctx, name, "r1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("rollback to a pruned release: %v", err)
 	}
 }

@@ -52,10 +52,16 @@ func main() {
 	dbURL := flag.String("database-url", "", "use this PostgreSQL server instead of the embedded cluster")
 	svc := flag.String("services", "auto", "service controller: auto, systemd or supervise")
 	verbose := flag.Bool("v", false, "log what deploykit does")
+	names := flag.String("names", "production,staging", "the two instances' names (Unix users and roles are per host: pick others if these exist)")
 	flag.Parse()
+	prod, stage, ok := strings.Cut(*names, ",")
+	if !ok {
+		fmt.Fprintln(os.Stderr, "quickstart: --names takes two names: PRODUCTION,STAGING")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *root, *keep, *dbURL, *svc, *verbose, os.Stdout); err != nil {
+	if err := run(ctx, config{root: *root, keep: *keep, dbURL: *dbURL, services: *svc, verbose: *verbose, prod: prod, stage: stage}, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "quickstart: %v\n", err)
 		os.Exit(1)
 	}
@@ -85,8 +91,17 @@ func (d *demo) step(what string, f func() (string, error)) error {
 	return nil
 }
 
-func run(ctx context.Context, root string, keep bool, dbURL, svc string, verbose bool, out io.Writer) (err error) {
+// config is the quickstart's command line.
+type config struct {
+	root, dbURL, services string
+	keep, verbose         bool
+	prod, stage           string // instance names
+}
+
+func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 	begin := time.Now()
+	root, keep := cfg.root, cfg.keep
+	production, staging := cfg.prod, cfg.stage
 	if root == "" {
 		tmp, err := os.MkdirTemp("", "deploykit-quickstart-")
 		if err != nil {
@@ -108,14 +123,14 @@ func run(ctx context.Context, root string, keep bool, dbURL, svc string, verbose
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if verbose {
+	if cfg.verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	m, err := instance.Open(ctx, instance.Options{
 		Root:        root,
 		Logger:      logger,
-		DatabaseURL: dbURL,
-		Services:    svc,
+		DatabaseURL: cfg.dbURL,
+		Services:    cfg.services,
 		Events: func(e instance.Event) {
 			if e.Kind == instance.EventStepDone {
 				fmt.Fprintf(out, "      %-9s %-8s %s\n", e.Instance, e.Step, e.Elapsed.Round(time.Millisecond))
@@ -147,7 +162,7 @@ func run(ctx context.Context, root string, keep bool, dbURL, svc string, verbose
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{"production", "staging"} {
+	for _, name := range []string{production, staging} {
 		name := name
 		if err := d.step("create "+name, func() (string, error) {
 			st, err := m.Create(ctx, name, spec)
@@ -184,21 +199,21 @@ func run(ctx context.Context, root string, keep bool, dbURL, svc string, verbose
 		return fmt.Sprintf("GET %s → %s", u, strings.TrimSpace(string(b))), err
 	}
 	if err := d.step("both instances answer HTTP", func() (string, error) {
-		a, err := get("production")
+		a, err := get(production)
 		if err != nil {
 			return "", err
 		}
-		b, err := get("staging")
+		b, err := get(staging)
 		return a + "\n" + b, err
 	}); err != nil {
 		return err
 	}
 	if err := d.step("write data to production", func() (string, error) {
-		u, err := url("production")
+		u, err := url(production)
 		if err != nil {
 			return "", err
 		}
-		resp, err := http.Post(u, "text/plain", strings.NewReader("written to production at "+time.Now().Format(time.RFC3339)))
+		resp, err := http.Post(u, "text/plain", strings.NewReader("written to "+production+" at "+time.Now().Format(time.RFC3339)))
 		if err != nil {
 			return "", err
 		}
@@ -206,13 +221,13 @@ func run(ctx context.Context, root string, keep bool, dbURL, svc string, verbose
 		if resp.StatusCode != 201 {
 			return "", fmt.Errorf("POST %s: %s", u, resp.Status)
 		}
-		return get("production")
+		return get(production)
 	}); err != nil {
 		return err
 	}
 	var backupPath string
 	if err := d.step("back up production", func() (string, error) {
-		res, err := m.Backup(ctx, "production", "")
+		res, err := m.Backup(ctx, production, "")
 		if err != nil {
 			return "", err
 		}
@@ -222,11 +237,11 @@ func run(ctx context.Context, root string, keep bool, dbURL, svc string, verbose
 		return err
 	}
 	if err := d.step("restore production's backup into staging", func() (string, error) {
-		if err := m.Restore(ctx, "staging", backupPath); err != nil {
+		if err := m.Restore(ctx, staging, backupPath); err != nil {
 			return "", err
 		}
-		s, err := get("staging")
-		if err == nil && !strings.Contains(s, "written to production") {
+		s, err := get(staging)
+		if err == nil && !strings.Contains(s, "written to "+production) {
 			err = fmt.Errorf("staging does not show production's data: %s", s)
 		}
 		return s, err
@@ -234,11 +249,11 @@ func run(ctx context.Context, root string, keep bool, dbURL, svc string, verbose
 		return err
 	}
 	if err := d.step("hotfix staging: demoapp==1.0.1, nothing else moves", func() (string, error) {
-		st, err := m.Hotfix(ctx, "staging", []string{"demoapp==1.0.1"})
+		st, err := m.Hotfix(ctx, staging, []string{"demoapp==1.0.1"})
 		if err != nil {
 			return "", err
 		}
-		s, err := get("staging")
+		s, err := get(staging)
 		if err == nil && !strings.Contains(s, `"version": "1.0.1"`) {
 			err = fmt.Errorf("staging does not run 1.0.1: %s", s)
 		}
@@ -247,11 +262,11 @@ func run(ctx context.Context, root string, keep bool, dbURL, svc string, verbose
 		return err
 	}
 	if err := d.step("roll staging back", func() (string, error) {
-		st, err := m.Rollback(ctx, "staging", "")
+		st, err := m.Rollback(ctx, staging, "")
 		if err != nil {
 			return "", err
 		}
-		s, err := get("staging")
+		s, err := get(staging)
 		if err == nil && !strings.Contains(s, `"version": "1.0.0"`) {
 			err = fmt.Errorf("staging does not run 1.0.0 again: %s", s)
 		}
@@ -261,9 +276,9 @@ func run(ctx context.Context, root string, keep bool, dbURL, svc string, verbose
 	}
 	fmt.Fprintf(out, "all steps passed in %s\n", time.Since(begin).Round(time.Millisecond))
 	if keep {
-		pu, _ := url("production")
-		su, _ := url("staging")
-		fmt.Fprintf(out, "left running: production %s, staging %s\n  deploykit --root %s status production\n", pu, su, root)
+		pu, _ := url(production)
+		su, _ := url(staging)
+		fmt.Fprintf(out, "left running: production %s, staging %s\n  deploykit --root %s status %s\n", pu, su, root, production)
 	}
 	return nil
 }

@@ -11,11 +11,43 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deploykit/deploykit/instance"
 	"github.com/deploykit/deploykit/internal/pgtest"
 	"github.com/deploykit/deploykit/internal/testenv"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	// The built-in supervisor re-executes the test binary as its daemon.
+	if handled, err := instance.SupervisorMain(context.Background(), os.Args[1:], nil); handled {
+		if err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	pgtest.Main(m)
+}
+
+// TestQuickstartRunsEndToEnd runs the whole quickstart as `go run
+// ./examples/quickstart` does: two instances on the embedded cluster,
+// HTTP, backup, restore, hotfix, rollback, cleanup.
+func TestQuickstartRunsEndToEnd(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.SystemPython(t)
+	var out strings.Builder
+	// Unix users and roles are per host: names no one else uses.
+	suffix := pgtest.RandomName("")[:6]
+	cfg := config{services: "supervise", prod: "qsp" + suffix, stage: "qss" + suffix}
+	err := run(context.Background(), cfg, &out)
+	t.Log(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"create " + cfg.prod, "both instances answer HTTP", "restore production's backup into staging", "hotfix staging", "roll staging back", "all steps passed", "clean up"} {
+		if !strings.Contains(out.String(), "==> "+step) && !strings.Contains(out.String(), step) {
+			t.Errorf("output lacks %q", step)
+		}
+	}
+}
 
 // TestDemoWheelsInstallWithPip checks the wheels built in Go against pip,
 // the reference installer: they install, the console scripts exist, and

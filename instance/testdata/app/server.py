@@ -2,8 +2,10 @@
 socket activation (LISTEN_FDS), answering with its instance and version."""
 import json
 import os
+import signal
 import socket
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import six  # the requirement the test's release installs
@@ -34,6 +36,12 @@ else:
 srv = ThreadingHTTPServer(sock.getsockname()[:2], H, bind_and_activate=False)
 srv.socket.close()
 srv.socket = sock
-srv.daemon_threads = True
+# A graceful stop: on SIGTERM stop accepting, finish the requests in
+# flight (server_close joins their threads), then exit. The listening
+# socket stays open in the supervisor (or systemd) and in the new process.
+srv.daemon_threads = False
+srv.block_on_close = True
+signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=srv.shutdown).start())
 sys.stderr.write("serving\n")
 srv.serve_forever()
+srv.server_close()

@@ -3,8 +3,10 @@
 import html
 import json
 import os
+import signal
 import socket
 import sys
+import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -87,11 +89,17 @@ def main():
     server = ThreadingHTTPServer(sock.getsockname()[:2], Handler, bind_and_activate=False)
     server.socket.close()
     server.socket = sock
-    server.daemon_threads = True
+    # A graceful stop on SIGTERM (a restart during an upgrade): stop
+    # accepting, finish the requests in flight, exit. The listening socket
+    # lives on in the supervisor (or systemd) and the new process.
+    server.daemon_threads = False
+    server.block_on_close = True
+    signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=server.shutdown).start())
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+    server.server_close()
 
 
 if __name__ == "__main__":
