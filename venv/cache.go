@@ -30,6 +30,7 @@ import (
 //	wheels/SHA256/files/...    the wheel's members, verified against RECORD
 //	pyc/SHA256-TAG-MAGIC-MODE/ the same for .pyc files, per interpreter
 //	refs/SHA256/KEY            one per venv dist-info linking the entry
+//	digests/KEY                sha256 of a wheel file, keyed by its stat
 //	tmp/                       entries being built (removed by Prune)
 //	interpreters/              cached interpreter facts
 //	lock                       shared by installs, exclusive for Prune
@@ -189,8 +190,9 @@ var testHookAfterFile func(n int)
 
 // wheelEntry returns the cache entry of the wheel at wheelPath whose
 // sha256 is sum, unpacking and verifying it on a miss. hit reports whether
-// it was already there.
-func (c *Cache) wheelEntry(ctx context.Context, wheelPath, sum string) (e *cacheEntry, hit bool, err error) {
+// it was already there. hashed says sum was just computed from the file
+// (not given by a lock), so the file need not be hashed again.
+func (c *Cache) wheelEntry(ctx context.Context, wheelPath, sum string, hashed bool) (e *cacheEntry, hit bool, err error) {
 	dir := filepath.Join(c.dir, "wheels", sum)
 	load := func() (*cacheEntry, error) {
 		var e cacheEntry
@@ -210,7 +212,7 @@ func (c *Cache) wheelEntry(ctx context.Context, wheelPath, sum string) (e *cache
 		if _, err := os.Stat(filepath.Join(dir, "entry.json")); err == nil {
 			return nil
 		}
-		return c.fillWheel(ctx, wheelPath, sum, dir)
+		return c.fillWheel(ctx, wheelPath, sum, dir, hashed)
 	})
 	if err != nil {
 		return nil, false, err
@@ -219,13 +221,15 @@ func (c *Cache) wheelEntry(ctx context.Context, wheelPath, sum string) (e *cache
 	return e, false, err
 }
 
-func (c *Cache) fillWheel(ctx context.Context, wheelPath, sum, dir string) (err error) {
-	got, err := fileSHA256(wheelPath)
-	if err != nil {
-		return &WheelError{Wheel: wheelPath, Err: err}
-	}
-	if got != sum {
-		return &WheelError{Wheel: wheelPath, Err: fmt.Errorf("%w: sha256 is %s, expected %s", ErrHashMismatch, got, sum)}
+func (c *Cache) fillWheel(ctx context.Context, wheelPath, sum, dir string, hashed bool) (err error) {
+	if !hashed {
+		got, err := fileSHA256(wheelPath)
+		if err != nil {
+			return &WheelError{Wheel: wheelPath, Err: err}
+		}
+		if got != sum {
+			return &WheelError{Wheel: wheelPath, Err: fmt.Errorf("%w: sha256 is %s, expected %s", ErrHashMismatch, got, sum)}
+		}
 	}
 	w, err := openWheel(wheelPath)
 	if err != nil {
@@ -516,8 +520,8 @@ type PruneStats struct {
 
 // Prune removes the cache entries no venv references any more (a
 // reference is live while the venv's dist-info directory exists with the
-// METADATA the entry holds), their compiled modules, and leftovers of
-// killed installs. It waits for running installs (the cache lock).
+// METADATA the entry holds), their compiled modules, leftovers of killed
+// installs, and the remembered wheel digests. It waits for running installs (the cache lock).
 func (c *Cache) Prune(ctx context.Context) (PruneStats, error) {
 	var st PruneStats
 	unlock, err := c.lock(true)
@@ -525,6 +529,8 @@ func (c *Cache) Prune(ctx context.Context) (PruneStats, error) {
 		return st, err
 	}
 	defer unlock()
+	// Digest records are only a shortcut; stale ones would accumulate.
+	os.RemoveAll(filepath.Join(c.dir, "digests"))
 	tmps, _ := os.ReadDir(filepath.Join(c.dir, "tmp"))
 	for _, t := range tmps {
 		removeTree(filepath.Join(c.dir, "tmp", t.Name()))
@@ -688,4 +694,45 @@ func verifyEntry(dir string) *CacheProblem {
 		}
 	}
 	return nil
+}
+
+// wheelDigest returns the hex sha256 of the wheel file at p, remembered
+// in digests/ keyed by path, size, inode, mtime and ctime (ctime changes
+// on every write and cannot be set back), so a warm install does not
+// rehash every wheel.
+func (c *Cache) wheelDigest(p string) (string, error) {
+	if c.private {
+		return fileSHA256(p)
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(abs, &st); err != nil {
+		return "", err
+	}
+	k := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%d\x00%d\x00%d.%d\x00%d.%d", abs, st.Dev, st.Ino, st.Size,
+		st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec))
+	rec := filepath.Join(c.dir, "digests", hex.EncodeToString(k[:16]))
+	if b, err := os.ReadFile(rec); err == nil && validSHA256Hex(string(b)) == nil {
+		return string(b), nil
+	}
+	sum, err := fileSHA256(abs)
+	if err != nil {
+		return "", err
+	}
+	// A file changed within the timestamp granularity of its last hashing
+	// could keep its key (git's "racily clean" problem): only remember
+	// digests of files that have been quiet for a while.
+	if time.Since(time.Unix(st.Ctim.Sec, st.Ctim.Nsec)) < 2*time.Second {
+		return sum, nil
+	}
+	if os.MkdirAll(filepath.Dir(rec), 0o755) == nil {
+		tmp := fmt.Sprintf("%s.%d.tmp", rec, os.Getpid())
+		if os.WriteFile(tmp, []byte(sum), 0o644) == nil {
+			os.Rename(tmp, rec)
+		}
+	}
+	return sum, nil
 }

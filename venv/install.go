@@ -218,11 +218,11 @@ func (v *Venv) apply(ctx context.Context, op string, wheels []Wheel, remove []st
 			sum := p.w.SHA256
 			if sum == "" {
 				var err error
-				if sum, err = fileSHA256(p.w.Path); err != nil {
+				if sum, err = c.wheelDigest(p.w.Path); err != nil {
 					return &WheelError{Wheel: p.w.Path, Err: err}
 				}
 			}
-			e, hit, err := c.wheelEntry(gctx, p.w.Path, sum)
+			e, hit, err := c.wheelEntry(gctx, p.w.Path, sum, p.w.SHA256 == "")
 			if err != nil {
 				return err
 			}

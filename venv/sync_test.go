@@ -286,3 +286,32 @@ func TestTwoProcessesFillOneEntry(t *testing.T) {
 		t.Fatalf("entries: %v", ents)
 	}
 }
+
+func TestWheelDigestFollowsRewrites(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c, err := OpenCache(filepath.Join(dir, "cache"), CacheOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "x.whl")
+	os.WriteFile(p, []byte("one"), 0o644)
+	st, _ := os.Stat(p)
+	a, err := c.wheelDigest(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := c.wheelDigest(p); b != a {
+		t.Fatal("digest not stable")
+	}
+	// Same size, mtime set back: ctime still tells the rewrite apart.
+	os.WriteFile(p, []byte("two"), 0o644)
+	os.Chtimes(p, st.ModTime(), st.ModTime())
+	b, err := c.wheelDigest(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := fileSHA256(p); b != want || b == a {
+		t.Fatalf("digest after rewrite %s, want %s", b, want)
+	}
+}
