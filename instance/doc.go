@@ -18,6 +18,20 @@
 // user and database, services/systemd or services/supervise run its
 // components, and backup archives it.
 //
+// Instance names are per host, not per root: an instance's Unix user,
+// group, PostgreSQL role and database are all "dk-NAME" (instance/account),
+// and user names are global to the host. A second root refuses a name
+// another root's instance has, and never touches that instance.
+//
+// Releases are built by requirements/index (indexes, find-links, local
+// paths, VCS; sdists and source trees built by venv/pep517) and
+// requirements/resolve, locked into the release's pylock.toml
+// (requirements/lock), and installed by venv from the shared cache
+// ROOT/cache. A hotfix resolves again with every package of the current
+// lock pinned except the named ones. Without Options.DatabaseURL the
+// embedded cluster (internal/pgcluster) under ROOT/postgres is created and
+// started by the first operation that needs it; Shutdown stops it.
+//
 // Every operation takes an exclusive lock on the instance (a second one
 // fails with ErrLocked) and writes a journal before and after each step,
 // so a crash at any step leaves the instance in the old or the new state:

@@ -195,3 +195,38 @@ func TestUpgradeKilledAtEveryStepIsOldOrNew(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoveKilledIsUndoneOrFinished kills a remove before its commit
+// (the instance must be back, serving) and after it (recovery finishes
+// the removal: nothing left).
+func TestRemoveKilledIsUndoneOrFinished(t *testing.T) {
+	f := newFixture(t)
+	m := f.open(t)
+	ctx := context.Background()
+	name := randomName("tx")
+	cleanup(t, m, name)
+	spec := f.spec(t, "1")
+	for _, point := range []string{"stop:done", "database:done", "files"} {
+		t.Run(point, func(t *testing.T) {
+			if _, err := m.Status(ctx, name); errors.Is(err, ErrNotFound) {
+				if _, err := m.Create(ctx, name, spec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := runKilled(f, "remove", name, "", point); err != nil {
+				t.Fatal(err)
+			}
+			st, err := m.Status(ctx, name)
+			if point == "stop:done" {
+				if err != nil {
+					t.Fatalf("a remove killed before its commit left no instance: %v", err)
+				}
+				if a := get(t, st.Ports["web"]); a.Instance != name {
+					t.Fatalf("not serving after the undone remove: %+v", a)
+				}
+				return
+			}
+			checkGone(t, m, name)
+		})
+	}
+}

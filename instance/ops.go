@@ -566,6 +566,13 @@ func (m *Manager) planRemove(ctx context.Context, name string, params map[string
 	return &operation{op: "remove", params: params, steps: []step{
 		{name: "stop", commit: true, do: func(ctx context.Context) error {
 			return m.uninstallServices(ctx, name)
+		}, undo: func(ctx context.Context) error {
+			// Killed before the commit: the instance goes on running.
+			spec, err := m.releaseSpec(name, st.Current)
+			if err != nil {
+				return err
+			}
+			return m.installAndRestart(ctx, st, spec, st.Current)
 		}},
 		{name: "database", do: func(ctx context.Context) error {
 			return m.dropDatabase(ctx, st)
