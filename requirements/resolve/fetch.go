@@ -131,3 +131,19 @@ func sortCandidates(cs []Candidate) []Candidate {
 	}
 	return kept
 }
+
+// cachedMetadata returns metadata already fetched, without fetching.
+func (f *fetcher) cachedMetadata(c Candidate) (*Metadata, bool) {
+	f.mu.Lock()
+	fu := f.meta[metaKey{c.Name, c.Version.String()}]
+	f.mu.Unlock()
+	if fu == nil {
+		return nil, false
+	}
+	select {
+	case <-fu.done:
+		return fu.val, fu.err == nil && fu.val != nil
+	default:
+		return nil, false
+	}
+}

@@ -50,7 +50,7 @@ func (r *Resolution) Lock(ctx context.Context, f *index.Finder, opts LockOptions
 		if !ok {
 			return nil, fmt.Errorf("%s %s: not resolved with an IndexProvider", p.Name, p.Candidate.Version)
 		}
-		lp := lock.Package{Name: p.Name, RequiresPython: p.Candidate.RequiresPython}
+		lp := lock.Package{Name: p.Name, RequiresPython: p.RequiresPython}
 		for _, d := range p.Dependencies {
 			lp.Dependencies = append(lp.Dependencies, lock.Dependency{Name: d})
 		}

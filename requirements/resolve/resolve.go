@@ -39,6 +39,29 @@ type Options struct {
 	// Logger receives warnings (an extra a package does not provide);
 	// nil discards them.
 	Logger *slog.Logger
+	// Progress, when set, is told about each decision and conflict (for a
+	// CLI's progress display). It is called from Resolve's goroutine.
+	Progress func(Event)
+}
+
+// EventKind says what an Event reports.
+type EventKind int
+
+const (
+	// EventDecision: Name is tried at Version.
+	EventDecision EventKind = iota + 1
+	// EventConflict: a conflict was found and learned; the resolver
+	// backtracks.
+	EventConflict
+)
+
+// Event is a step of a resolution.
+type Event struct {
+	Kind      EventKind
+	Name      string // normalized project name ("name[extra]" for extras)
+	Version   string
+	Decisions int // decisions so far
+	Conflicts int // conflicts so far
 }
 
 // Resolution is a successful resolution.
@@ -58,6 +81,9 @@ type Resolved struct {
 	Dependencies []string
 	// Direct is true for a package given by a direct reference.
 	Direct bool
+	// RequiresPython is the chosen version's Requires-Python (metadata,
+	// else the index's), "" when none.
+	RequiresPython string
 }
 
 // Find returns the resolved package with the given name, or nil.
@@ -201,7 +227,12 @@ func (s *solver) solution() *Resolution {
 		if idx < 0 || p == rootID || pk.extra != "" {
 			continue
 		}
-		byName[pk.name] = &Resolved{Name: pk.name, Candidate: pk.cands[idx], Direct: pk.direct != ""}
+		c := pk.cands[idx]
+		rp := c.RequiresPython
+		if md, ok := s.f.cachedMetadata(c); ok && !md.RequiresPython.IsEmpty() {
+			rp = md.RequiresPython.String()
+		}
+		byName[pk.name] = &Resolved{Name: pk.name, Candidate: c, Direct: pk.direct != "", RequiresPython: rp}
 		names = append(names, pk.name)
 	}
 	for i, idx := range s.decided {

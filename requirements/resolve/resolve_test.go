@@ -48,6 +48,25 @@ func TestConflictResolutionWithPartialSatisfier(t *testing.T) {
 	expect(t, resolveOK(t, m, Options{}, "foo>=1.0.0,<2", "target>=2.0.0,<3"), "foo==1.0.0 target==2.0.0")
 }
 
+func TestProgressEvents(t *testing.T) {
+	m := newMem()
+	m.add("foo", "1.0.0")
+	m.add("foo", "2.0.0", "bar>=1.0.0,<2")
+	m.add("bar", "1.0.0", "foo>=1.0.0,<2")
+	var decisions, conflicts int
+	resolveOK(t, m, Options{Progress: func(e Event) {
+		switch e.Kind {
+		case EventDecision:
+			decisions++
+		case EventConflict:
+			conflicts++
+		}
+	}}, "foo>=1.0.0")
+	if decisions < 2 || conflicts < 1 {
+		t.Errorf("decisions %d conflicts %d", decisions, conflicts)
+	}
+}
+
 func TestCircularDependency(t *testing.T) {
 	m := newMem()
 	m.add("a", "1.0", "b")

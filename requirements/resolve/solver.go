@@ -106,6 +106,8 @@ type solver struct {
 	warnings    []string
 	deps        map[pkgID][]pkgID // decided package -> packages it depends on
 	depSeen     map[depKey]*incompat
+	decisions   int
+	conflicts   int
 }
 
 func (s *solver) n(p pkgID) int { return len(s.pkgs[p].cands) }
@@ -352,6 +354,10 @@ func (s *solver) derive(p pkgID, t term, cause *incompat) {
 }
 
 func (s *solver) decide(p pkgID, idx int) {
+	s.decisions++
+	if s.opts.Progress != nil && p != rootID {
+		s.opts.Progress(Event{Kind: EventDecision, Name: s.pkgs[p].label(), Version: s.pkgs[p].cands[idx].Version.String(), Decisions: s.decisions, Conflicts: s.conflicts})
+	}
 	s.level++
 	s.decided[p] = idx
 	s.assign(assignment{p: p, t: term{singleton(s.n(p), idx), false}, decision: true, level: s.level})
@@ -407,6 +413,10 @@ func (s *solver) isFailure(inc *incompat) bool {
 var errInternal = errors.New("resolver internal error")
 
 func (s *solver) resolveConflict(inc *incompat) (*incompat, error) {
+	s.conflicts++
+	if s.opts.Progress != nil {
+		s.opts.Progress(Event{Kind: EventConflict, Decisions: s.decisions, Conflicts: s.conflicts})
+	}
 	original := inc
 	for {
 		if s.isFailure(inc) {
