@@ -157,6 +157,19 @@ func (f *Finder) Close() error {
 	return nil
 }
 
+// Sources lists the configured sources in search order, without
+// credentials, for messages.
+func (f *Finder) Sources() []string {
+	var out []string
+	for _, s := range f.indexURLs() {
+		out = append(out, Redact(s))
+	}
+	for _, s := range f.opts.FindLinks {
+		out = append(out, Redact(s))
+	}
+	return out
+}
+
 // CacheDir is where downloads, the HTTP cache and checkouts are kept.
 func (f *Finder) CacheDir() string { return f.cache }
 

@@ -165,7 +165,7 @@ func (r *reporter) str(inc *incompat) string {
 		if len(inc.terms) == 1 {
 			// The dependency's term vanished: no candidate matches it.
 			if len(d.cands) == 0 {
-				msg += ", which no source provides"
+				msg += ", which no source provides" + s.searched()
 			} else {
 				msg += fmt.Sprintf(", which matches no available version (available: %s)", s.available(inc.dep))
 			}
@@ -174,7 +174,7 @@ func (r *reporter) str(inc *incompat) string {
 	case kindNoVersions:
 		e := inc.terms[0]
 		if len(s.pkgs[e.p].cands) == 0 {
-			return fmt.Sprintf("no source provides %s", s.pkgs[e.p].label())
+			return fmt.Sprintf("no source provides %s%s", s.pkgs[e.p].label(), s.searched())
 		}
 		return fmt.Sprintf("no versions of %s match %s", s.pkgs[e.p].label(), s.setString(e.p, e.t.set))
 	case kindPython:
@@ -301,4 +301,17 @@ func (s *solver) setString(p pkgID, set vset) string {
 		return fmt.Sprintf("(%d of its %d versions)", len(idx), n)
 	}
 	return strings.Join(parts, " or ")
+}
+
+// searched names the provider's sources, when it can list them.
+func (s *solver) searched() string {
+	sl, ok := s.f.p.(SourceLister)
+	if !ok {
+		return ""
+	}
+	src := sl.Sources()
+	if len(src) == 0 {
+		return " (no sources are configured)"
+	}
+	return " (searched " + strings.Join(src, ", ") + ")"
 }

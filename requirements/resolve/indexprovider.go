@@ -151,6 +151,9 @@ func (p *IndexProvider) hashAllowed(ctx context.Context, f index.File, allowed [
 	return false, nil
 }
 
+// Sources implements SourceLister.
+func (p *IndexProvider) Sources() []string { return p.Finder.Sources() }
+
 // Metadata implements Provider: the best file's core metadata (PEP 658
 // file, wheel, static sdist PKG-INFO, or a build).
 func (p *IndexProvider) Metadata(ctx context.Context, c Candidate) (*Metadata, error) {

@@ -189,6 +189,9 @@ func differential(t *testing.T, py testenv.Python, scenarios []scenario) {
 				t.Fatalf("pip chose %v but we found no solution:\n%v", want, err)
 			case !pipOK:
 				t.Logf("both fail; ours:\n%s", ns.Explanation())
+				if sc.name == "missing-project" && !strings.Contains(ns.Explanation(), "searched "+indexes[0]+", "+indexes[1]) {
+					t.Errorf("the explanation does not name the sources:\n%s", ns.Explanation())
+				}
 			default:
 				if got := summaryEq(res); got != strings.Join(want, " ") {
 					t.Errorf("differs from pip:\n ours %s\n pip  %s", got, strings.Join(want, " "))

@@ -51,3 +51,9 @@ type Provider interface {
 type DirectProvider interface {
 	Direct(ctx context.Context, req requirements.Requirement) (Candidate, error)
 }
+
+// SourceLister is implemented by providers that can name where they
+// look, so that "no source provides X" can say which were searched.
+type SourceLister interface {
+	Sources() []string
+}
