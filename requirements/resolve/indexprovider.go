@@ -27,10 +27,45 @@ type IndexProvider struct {
 	Python pep440.Version
 	// OnlyBinary ignores sdists (pip's --only-binary :all:).
 	OnlyBinary bool
+	// Format is pip's per-project --no-binary / --only-binary.
+	Format FormatControl
 	// Hashes restricts projects to files with one of the given hashes
 	// ("sha256:HEX", pip's --hash in hash-checking mode), by normalized
 	// name. A file whose source gives no hash is hashed after download.
 	Hashes map[string][]string
+}
+
+// FormatControl is pip's --no-binary / --only-binary: normalized project
+// names, or ":all:".
+type FormatControl struct {
+	NoBinary   []string
+	OnlyBinary []string
+}
+
+// Allowed says whether wheels and sdists of a project may be used, with
+// pip's precedence (FormatControl.get_allowed_formats): a project named
+// in --only-binary, then in --no-binary, then ":all:" in either.
+func (fc FormatControl) Allowed(project string) (wheels, sdists bool) {
+	n := requirements.NormalizeName(project)
+	has := func(l []string, x string) bool {
+		for _, v := range l {
+			if v == x || x != ":all:" && requirements.NormalizeName(v) == x {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has(fc.OnlyBinary, n):
+		return true, false
+	case has(fc.NoBinary, n):
+		return false, true
+	case has(fc.OnlyBinary, ":all:"):
+		return true, false
+	case has(fc.NoBinary, ":all:"):
+		return false, true
+	}
+	return true, true
 }
 
 // Release is a Candidate's Ref for IndexProvider: the usable files of one
@@ -65,6 +100,10 @@ func (p *IndexProvider) Versions(ctx context.Context, name string) ([]Candidate,
 	var order []string
 	for _, f := range files {
 		rank := 1 << 30 // sdists after every wheel
+		wheels, sdists := p.Format.Allowed(name)
+		if f.IsWheel() && !wheels || !f.IsWheel() && !sdists {
+			continue
+		}
 		if f.IsWheel() {
 			r, ok := p.Tags.Rank(f.Wheel.Tags)
 			if !ok {

@@ -16,6 +16,8 @@ type Input struct {
 	// IndexProvider.Hashes.
 	Hashes map[string][]string
 	Pre    bool
+	// Format is the file's --no-binary / --only-binary.
+	Format FormatControl
 	// Sources holds the file's source options (-i, --extra-index-url, -f,
 	// --no-index, --trusted-host); the caller adds CacheDir, Builder, …
 	Sources index.Options
@@ -25,7 +27,8 @@ type Input struct {
 // Unnamed entries (a bare path or URL without #egg=) are an error naming
 // the file and line: their name is needed before resolving.
 func InputFromFile(f *requirements.File) (*Input, error) {
-	in := &Input{Editable: map[string]bool{}, Hashes: map[string][]string{}, Pre: f.Pre}
+	in := &Input{Editable: map[string]bool{}, Hashes: map[string][]string{}, Pre: f.Pre,
+		Format: FormatControl{NoBinary: f.NoBinary, OnlyBinary: f.OnlyBinary}}
 	in.Sources = index.Options{
 		IndexURL:       f.IndexURL,
 		ExtraIndexURLs: f.ExtraIndexURLs,

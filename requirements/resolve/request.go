@@ -21,6 +21,7 @@ type Request struct {
 	Constraints []requirements.Requirement
 	Pre         bool
 	Hashes      map[string][]string // --hash, by normalized name
+	Format      FormatControl       // --no-binary / --only-binary
 	Editable    map[string]bool
 	Sources     index.Options // -i, --extra-index-url, -f, --no-index, cache, builder…
 
@@ -54,7 +55,7 @@ func Lock(ctx context.Context, req Request) (*lock.Lock, *Resolution, error) {
 		return nil, nil, err
 	}
 	defer f.Close()
-	p := &IndexProvider{Finder: f, Tags: tg.Tags, Python: tg.Python, Hashes: req.Hashes}
+	p := &IndexProvider{Finder: f, Tags: tg.Tags, Python: tg.Python, Hashes: req.Hashes, Format: req.Format}
 	res, err := Resolve(ctx, p, req.Roots, Options{
 		Environment:     tg.Environment,
 		Constraints:     req.Constraints,

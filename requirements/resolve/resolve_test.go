@@ -295,3 +295,22 @@ func TestDependenciesReported(t *testing.T) {
 		t.Errorf("a: %+v", got)
 	}
 }
+
+func TestFormatControlPrecedence(t *testing.T) {
+	for _, c := range []struct {
+		fc             FormatControl
+		name           string
+		wheels, sdists bool
+	}{
+		{FormatControl{}, "a", true, true},
+		{FormatControl{NoBinary: []string{":all:"}}, "a", false, true},
+		{FormatControl{OnlyBinary: []string{":all:"}, NoBinary: []string{":all:"}}, "a", true, false},
+		{FormatControl{NoBinary: []string{":all:"}, OnlyBinary: []string{"A_B"}}, "a-b", true, false},
+		{FormatControl{OnlyBinary: []string{":all:"}, NoBinary: []string{"a"}}, "A", false, true},
+	} {
+		w, s := c.fc.Allowed(c.name)
+		if w != c.wheels || s != c.sdists {
+			t.Errorf("%+v %s: wheels %v sdists %v", c.fc, c.name, w, s)
+		}
+	}
+}
