@@ -30,7 +30,7 @@ cleanup() {
 	set +e
 	[[ -f $tmp/stop ]] || touch "$tmp/stop"
 	wait 2>/dev/null
-	for n in bench-a bench-b; do dk remove "$n" --yes --delete-backups >/dev/null 2>&1; done
+	for n in bench-a bench-b bench-dj1 bench-dj2; do dk remove "$n" --yes --delete-backups >/dev/null 2>&1; done
 	pgctl=$(ls -d /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -1)
 	if [[ -n $pgctl && -d $root/postgres/data ]]; then
 		runuser -u postgres -- "$pgctl" -D "$root/postgres/data" stop -m fast >/dev/null 2>&1
@@ -90,6 +90,48 @@ if [[ -n $base ]]; then
 else
 	echo "no interpreter with pip found: baseline skipped"
 fi
+
+# The same with a real application: Django + gunicorn + psycopg2 (the
+# wheelhouse's), Django's migrations as the migrate hook.
+dj=$tmp/djapp
+mkdir -p "$dj/djdemo"
+printf -- '--no-index\n--find-links %s\nDjango>=3.2,<4\ngunicorn\npsycopg2\n' "$wh" >"$dj/requirements.txt"
+: >"$dj/djdemo/__init__.py"
+printf 'from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n' >"$dj/djdemo/wsgi.py"
+printf 'from django.http import HttpResponse\nfrom django.urls import path\nurlpatterns = [path("", lambda r: HttpResponse("ok"))]\n' >"$dj/djdemo/urls.py"
+cat >"$dj/djdemo/settings.py" <<'PYEOF'
+import os
+from urllib.parse import parse_qs, unquote, urlsplit
+SECRET_KEY = "bench"
+ALLOWED_HOSTS = ["*"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth"]
+ROOT_URLCONF = "djdemo.urls"
+_u = urlsplit(os.environ["DATABASE_URL"]); _q = parse_qs(_u.query)
+DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": unquote(_u.path.lstrip("/")),
+    "USER": unquote(_u.username or ""), "PASSWORD": unquote(_u.password or ""),
+    "HOST": _q.get("host", [_u.hostname or ""])[0], "PORT": _q.get("port", [str(_u.port or "")])[0]}}
+PYEOF
+cat >"$dj/app.toml" <<TOMLEOF
+name = "djdemo"
+python = ">=3.11, <3.12"
+requirements = ["requirements.txt"]
+[env]
+DJANGO_SETTINGS_MODULE = "djdemo.settings"
+PYTHONPATH = "$dj"
+[database]
+[hooks]
+migrate = ["python", "-m", "django", "migrate", "--noinput"]
+[services.web]
+command = ["gunicorn", "djdemo.wsgi", "--workers", "2"]
+listen = true
+TOMLEOF
+echo "== Django + gunicorn + psycopg2 spec"
+t0=$(now); dk create bench-dj1 --spec "$dj/app.toml" >/dev/null 2>&1; t1=$(now)
+echo "create bench-dj1 (first instance of the spec): $(elapsed "$t0" "$t1") s"
+t0=$(now); dk create bench-dj2 --spec "$dj/app.toml" >/dev/null 2>&1; t1=$(now)
+echo "create bench-dj2 (second instance, cached release): $(elapsed "$t0" "$t1") s (goal < 3 s)"
+dk remove bench-dj1 --yes >/dev/null 2>&1
+dk remove bench-dj2 --yes >/dev/null 2>&1
 
 port=$(dk status bench-a --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["ports"]["web"])')
 echo "== upgrade + rollback of bench-a under load (4 curl loops on 127.0.0.1:$port)"
