@@ -528,3 +528,39 @@ func TestUpgradesKeepLastReleasesAndDropNoRequest(t *testing.T) {
 		t.Fatalf("rollback to a pruned release: %v", err)
 	}
 }
+
+// TestUpgradeWhoseServiceDoesNotComeUpRollsBack: the new release's web
+// process dies at start, so its health check fails; the upgrade is
+// rolled back and the old release goes on serving.
+func TestUpgradeWhoseServiceDoesNotComeUpRollsBack(t *testing.T) {
+	f := newFixture(t)
+	opts := f.options()
+	opts.HealthTimeout = 5 * time.Second
+	m, err := Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	name := randomName("th")
+	cleanup(t, m, name)
+	st, err := m.Create(ctx, name, f.spec(t, "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := f.spec(t, "2")
+	svc := broken.Services["web"]
+	svc.Command = []string{"python", "-c", "import sys; sys.exit('broken release')"}
+	broken.Services["web"] = svc
+	_, err = m.Upgrade(ctx, name, broken)
+	var se *StepError
+	if !errors.As(err, &se) || !se.RolledBack || (se.Step != "restart" && se.Step != "health") {
+		t.Fatalf("upgrade to a broken release: %v", err)
+	}
+	after, err := m.Status(ctx, name)
+	if err != nil || after.Current != "r1" {
+		t.Fatalf("after the failed upgrade: %+v %v", after, err)
+	}
+	if a := get(t, st.Ports["web"]); a.Version != "1" {
+		t.Fatalf("old release not serving: %+v", a)
+	}
+}
