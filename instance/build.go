@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/deploykit/deploykit/instance/account"
 	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/dist"
 	"github.com/deploykit/deploykit/requirements/index"
@@ -523,10 +524,15 @@ func (m *Manager) buildRelease(ctx context.Context, st *State, spec *Spec, id st
 	}}); err != nil {
 		return err
 	}
-	if st.UID != 0 {
-		return m.secure(ctx, st, nil)
+	if st.UID == 0 {
+		return nil
 	}
-	return nil
+	// Only the new release: older ones were secured when built.
+	acct, err := m.account(ctx, st)
+	if err != nil {
+		return err
+	}
+	return acct.Secure(ctx, account.Tree{Code: []string{dir}})
 }
 
 // countLocked returns the number of packages in a release's lock.
