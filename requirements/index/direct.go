@@ -63,7 +63,7 @@ func (f *Finder) direct(ctx context.Context, req requirements.Requirement) (*Dir
 		if err != nil {
 			return nil, err
 		}
-		pin, dir, err := (&vcs.Cache{Dir: filepath.Join(f.cache, "vcs-v1")}).Checkout(ctx, ref)
+		pin, dir, err := f.vcs.Checkout(ctx, ref)
 		if err != nil {
 			return nil, err
 		}

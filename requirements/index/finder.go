@@ -19,6 +19,7 @@ import (
 	"github.com/deploykit/deploykit/internal/atomicfile"
 	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/dist"
+	"github.com/deploykit/deploykit/requirements/index/vcs"
 	"github.com/deploykit/deploykit/requirements/pep440"
 )
 
@@ -81,6 +82,7 @@ type Finder struct {
 
 	mu       sync.Mutex
 	dirLists map[string][]Link // find-links location -> its links
+	vcs      *vcs.Cache
 	dl       map[string]*sync.Mutex
 }
 
@@ -131,6 +133,7 @@ func New(opts Options) (*Finder, error) {
 		}
 		f.tmp, f.cache = d, d
 	}
+	f.vcs = &vcs.Cache{Dir: filepath.Join(f.cache, "vcs-v1")}
 	o := opts
 	o.CacheDir = f.cache
 	f.http = newFetcher(&o)

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // Ref is a parsed VCS requirement URL.
@@ -106,21 +107,48 @@ func ParseURL(raw string) (Ref, error) {
 	return r, nil
 }
 
-// Cache holds mirrors and checkouts under Dir.
+// Cache holds mirrors and checkouts under Dir. It is safe for concurrent
+// use, also by several processes sharing Dir: each mirror is updated
+// under an exclusive file lock.
 type Cache struct {
 	Dir string
 	// Env is added to the environment of VCS commands (tests set
 	// identities, HOME…).
 	Env []string
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
 }
 
-var locks sync.Map // path -> *sync.Mutex: one fetch per mirror at a time
-
-func lockFor(p string) func() {
-	m, _ := locks.LoadOrStore(p, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
+// lockMirror serializes work on one mirror: in this process with a
+// mutex, across processes with flock on a sibling lock file.
+func (c *Cache) lockMirror(p string) (func(), error) {
+	c.mu.Lock()
+	if c.locks == nil {
+		c.locks = map[string]*sync.Mutex{}
+	}
+	m := c.locks[p]
+	if m == nil {
+		m = &sync.Mutex{}
+		c.locks[p] = m
+	}
+	c.mu.Unlock()
+	m.Lock()
+	fh, err := os.OpenFile(p+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		m.Unlock()
+		return nil, err
+	}
+	if err := syscall.Flock(int(fh.Fd()), syscall.LOCK_EX); err != nil {
+		fh.Close()
+		m.Unlock()
+		return nil, err
+	}
+	return func() {
+		syscall.Flock(int(fh.Fd()), syscall.LOCK_UN)
+		fh.Close()
+		m.Unlock()
+	}, nil
 }
 
 func key(s string) string {
@@ -166,10 +194,12 @@ func (c *Cache) Checkout(ctx context.Context, r Ref) (Pin, string, error) {
 	if err := os.MkdirAll(filepath.Dir(mirror), 0o755); err != nil {
 		return Pin{}, "", err
 	}
-	unlock := lockFor(mirror)
+	unlock, err := c.lockMirror(mirror)
+	if err != nil {
+		return Pin{}, "", err
+	}
 	defer unlock()
 	var commit string
-	var err error
 	switch r.Type {
 	case "git":
 		commit, err = c.gitResolve(ctx, r, mirror)
