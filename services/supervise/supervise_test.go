@@ -514,3 +514,68 @@ func readUntil(r io.Reader, substr string, n int) error {
 }
 
 var _ = strconv.Itoa
+
+// A server such as gunicorn makes the inherited listen socket non-blocking
+// and accepts after select. The socket's flags are shared by every process
+// holding it, so the supervisor must not switch it back to blocking when it
+// starts the next process (a restart): the old process's accept would then
+// block, its SIGTERM handler would never get to run, and the stop would end
+// in SIGKILL after the timeout.
+func TestRestartKeepsTheSocketModeTheServerChose(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "srv.py")
+	flags := filepath.Join(dir, "flags")
+	if err := os.WriteFile(script, []byte(`
+import fcntl, os, signal, socket, sys, time
+fl = fcntl.fcntl(3, fcntl.F_GETFL)
+with open(sys.argv[1], "a") as f:
+    f.write("%d\n" % (1 if fl & os.O_NONBLOCK else 0))
+s = socket.socket(fileno=3)
+s.setblocking(False)
+alive = [True]
+def term(*_):
+    alive[0] = False
+signal.signal(signal.SIGTERM, term)
+import select
+while alive[0]:
+    r, _, _ = select.select([s], [], [], 0.2)
+    if r:
+        try:
+            c, _ = s.accept()
+            c.close()
+        except BlockingIOError:
+            pass
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := services.Component{Name: "web", Instance: "t1",
+		Command:     []string{python(t), script, flags},
+		Listen:      []services.Listen{{Network: "tcp", Address: "127.0.0.1:0"}},
+		StopTimeout: 10 * time.Second}
+	sock, _ := runSup(t, Options{Instance: "t1", Components: []services.Component{c}, Dir: t.TempDir(), Autostart: true})
+	waitFor(t, "web active", 30*time.Second, func() bool { return statusOf(t, sock, "web").State == services.StateActive })
+	waitFor(t, "first server started", 10*time.Second, func() bool { b, _ := os.ReadFile(flags); return len(b) >= 2 })
+	for i := 0; i < 2; i++ {
+		start := time.Now()
+		if r := ctl(t, sock, "restart", "web"); !r.OK {
+			t.Fatalf("restart: %s", r.Error)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("restart %d took %v: the old server did not stop on SIGTERM", i+1, d)
+		}
+	}
+	waitFor(t, "three servers started", 10*time.Second, func() bool {
+		b, _ := os.ReadFile(flags)
+		return len(strings.Fields(string(b))) >= 3
+	})
+	b, _ := os.ReadFile(flags)
+	got := strings.Fields(string(b))
+	if got[0] != "0" {
+		t.Errorf("first server got a non-blocking socket (flags %v); systemd passes blocking ones", got)
+	}
+	for i, f := range got[1:] {
+		if f != "1" {
+			t.Errorf("server %d found the socket switched back to blocking while the previous server held it (flags %v)", i+2, got)
+		}
+	}
+}

@@ -426,11 +426,37 @@ func listen(c *services.Component) ([]*os.File, []string, error) {
 			}
 			return nil, nil, err
 		}
-		// Children expect blocking sockets, as systemd passes them.
-		syscall.SetNonblock(int(f.Fd()), false)
-		files = append(files, f)
+		// Children get a blocking socket, as systemd passes them — set once,
+		// here, before any child holds it. The socket's open file description
+		// (and so its O_NONBLOCK flag) is shared with every child, and a
+		// running server (gunicorn) makes it non-blocking for its
+		// select-then-accept loop. os.StartProcess calls Fd(), which on a
+		// File that Go opened non-blocking clears O_NONBLOCK again: at the
+		// next child's start the old child's accept would then block and
+		// ignore SIGTERM until SIGKILL. A File made from a blocking fd is not
+		// touched by Fd(), so re-wrap it.
+		bf, err := blockingFile(f)
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, nil, err
+		}
+		files = append(files, bf)
 	}
 	return files, addrs, nil
+}
+
+// blockingFile returns a File for f's socket in blocking mode whose Fd()
+// never changes the mode again, and closes f.
+func blockingFile(f *os.File) (*os.File, error) {
+	defer f.Close()
+	fd, err := syscall.Dup(int(f.Fd())) // Fd() puts the socket in blocking mode
+	if err != nil {
+		return nil, err
+	}
+	syscall.CloseOnExec(fd)
+	return os.NewFile(uintptr(fd), f.Name()), nil
 }
 
 // Main is the foreground supervisor of a container's main process: it runs
