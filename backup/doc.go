@@ -54,11 +54,11 @@
 // Why not plain pg_dump -Fc / pg_restore: pg_dump streams every table
 // through one connection and compresses with zlib in one process, and
 // pg_restore of a stream (no seekable file) runs one job. On the
-// generated 1.7 GB database of scripts/bench/backup.sh the parallel
-// snapshot dump with zstd was about 3x faster than pg_dump -Fc and its
-// archive 15% smaller; restore was 1.4x faster than single-job
-// pg_restore (on par with pg_restore -j 2, which needs a seekable file)
-// on a 2-CPU host that other work kept busy.
+// generated 1.7 GB database of scripts/bench/backup.sh (2 CPUs, shared
+// host) the parallel snapshot dump with zstd was 3.0-4.7x faster than
+// pg_dump -Fc and its archive 15% smaller; restore was 1.5-1.6x faster than
+// single-job pg_restore when the host was not saturated (1.35-1.4x when it
+// was), and on par with pg_restore -j 2, which needs a seekable dump file.
 //
 // # Files: copy, then verify
 //
