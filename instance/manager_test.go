@@ -268,6 +268,14 @@ func TestLifecycleTwoInstancesUpgradeHotfixRollbackBackupRemove(t *testing.T) {
 	if target, _ := os.Readlink(m.Layout().Current(prod)); target != "releases/r2" {
 		t.Fatalf("current -> %s", target)
 	}
+	// The rollback keeps the release counter (it is restored from the
+	// journal's snapshot): the next release is r4, never r3 again.
+	if p.NextRelease != 4 {
+		t.Fatalf("next release after rollback: r%d", p.NextRelease)
+	}
+	if _, ok := p.Release("r3"); !ok {
+		t.Fatal("the hotfix release r3 was dropped by the rollback")
+	}
 
 	// Backup production (database row + data file), restore into staging.
 	admin := pgtest.Get(t).ConnConfig(t)

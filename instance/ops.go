@@ -46,6 +46,29 @@ func stateParams(st *State, params map[string]string) error {
 	return nil
 }
 
+// newReleaseID is the ID of the next release: never one the record lists
+// or one whose directory exists (left by a failed build, say), so a new
+// build never lands in, or is later undone over, an existing release.
+func (m *Manager) newReleaseID(name string, st *State) string {
+	n := st.NextRelease
+	for _, r := range st.Releases {
+		if k := releaseNumber(r.ID) + 1; k > n {
+			n = k
+		}
+	}
+	if ents, err := os.ReadDir(m.layout.ReleasesDir(name)); err == nil {
+		for _, e := range ents {
+			if k := releaseNumber(e.Name()) + 1; k > n {
+				n = k
+			}
+		}
+	}
+	if n < 1 {
+		n = 1
+	}
+	return fmt.Sprintf("r%d", n)
+}
+
 // planState returns the record snapshot of params, else the current one.
 func (m *Manager) planState(name string, params map[string]string) (*State, error) {
 	if params["state"] == "" {
@@ -302,7 +325,7 @@ func (m *Manager) upgrade(ctx context.Context, name, kind string, spec *Spec, ch
 		return nil, fmt.Errorf("instance %s runs application %q, the spec is for %q: %w", name, st.App, spec.Name, ErrInvalidSpec)
 	}
 	params := map[string]string{
-		"release":  fmt.Sprintf("r%d", st.NextRelease),
+		"release":  m.newReleaseID(name, st),
 		"previous": st.Current,
 		"changes":  strings.Join(changes, "\n"),
 	}

@@ -38,8 +38,10 @@ type State struct {
 	// Current is the release `current` points at ("" before the first).
 	Current  string    `toml:"current" json:"current"`
 	Releases []Release `toml:"releases" json:"releases"`
-	// NextRelease numbers releases: r1, r2, …
-	NextRelease int `toml:"next_release" json:"-"`
+	// NextRelease numbers releases: r1, r2, … It travels in journal
+	// snapshots too: a rollback restores the record from one, and a lost
+	// counter would hand out an existing release's ID again.
+	NextRelease int `toml:"next_release" json:"next_release"`
 }
 
 // Release is one built release of an instance.
