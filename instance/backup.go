@@ -180,6 +180,12 @@ func (m *Manager) Clone(ctx context.Context, src, dst string) error {
 	if src == dst {
 		return errors.New("clone: source and destination are the same instance")
 	}
+	// Both must exist before the source is backed up for nothing.
+	for _, n := range []string{src, dst} {
+		if _, err := readState(m.layout, n); err != nil {
+			return fmt.Errorf("clone: %w", err)
+		}
+	}
 	res, err := m.Backup(ctx, src, "")
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -195,6 +196,14 @@ func (m *Manager) List(ctx context.Context) ([]Summary, error) {
 func (m *Manager) begin(ctx context.Context, name, op string) (unlock func(), rec *Recovery, err error) {
 	if err := ValidateName(name); err != nil {
 		return nil, nil, err
+	}
+	// Only create makes an instance directory (the lock lives in it): any
+	// other operation on an unknown instance fails here, before it leaves
+	// a lock file behind or does work (clone's backup) for nothing.
+	if op != "create" {
+		if _, err := os.Stat(m.layout.InstanceDir(name)); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("instance %s: %w", name, ErrNotFound)
+		}
 	}
 	if err := os.MkdirAll(m.layout.InstancesDir(), 0o755); err != nil {
 		return nil, nil, err

@@ -345,10 +345,39 @@ func TestLifecycleTwoInstancesUpgradeHotfixRollbackBackupRemove(t *testing.T) {
 	}
 }
 
+func TestOperationsOnAnUnknownInstanceLeaveNothing(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	m, err := Open(ctx, Options{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Restore(ctx, "ghost", filepath.Join(dir, "x.dkb")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("restore into an unknown instance: %v", err)
+	}
+	if err := m.Clone(ctx, "ghost", "phantom"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("clone of an unknown instance: %v", err)
+	}
+	if _, err := m.Rollback(ctx, "ghost", ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("rollback of an unknown instance: %v", err)
+	}
+	for _, n := range []string{"ghost", "phantom"} {
+		if _, err := os.Stat(m.Layout().InstanceDir(n)); !os.IsNotExist(err) {
+			t.Errorf("%s: an operation on an unknown instance left %s behind", n, m.Layout().InstanceDir(n))
+		}
+		if _, err := os.Stat(m.Layout().BackupsDir(n)); !os.IsNotExist(err) {
+			t.Errorf("%s: a backup was made for an unknown instance", n)
+		}
+	}
+}
+
 func TestSecondOperationGetsErrLocked(t *testing.T) {
 	dir := t.TempDir()
 	m, err := Open(context.Background(), Options{Root: dir})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(m.Layout().InstanceDir("busy"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	unlock, _, err := m.begin(context.Background(), "busy", "upgrade")
