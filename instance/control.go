@@ -165,7 +165,7 @@ func (m *Manager) Units(ctx context.Context, name string, spec *Spec) ([]Unit, e
 			}
 		}
 	case errors.Is(err, ErrNotFound) && spec != nil:
-		ports, perr := m.allocatePorts(name, spec)
+		ports, perr := m.allocatePorts(name, spec, nil)
 		if perr != nil {
 			return nil, perr
 		}

@@ -5,11 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -17,6 +21,8 @@ import (
 	"github.com/deploykit/deploykit/instance/schema"
 	"github.com/deploykit/deploykit/internal/atomicfile"
 	"github.com/deploykit/deploykit/internal/pgcluster"
+	"github.com/deploykit/deploykit/services"
+	"github.com/deploykit/deploykit/services/supervise"
 )
 
 // dbServer is the PostgreSQL server instances get their databases on:
@@ -47,8 +53,13 @@ func (m *Manager) server(ctx context.Context) (*dbServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.emit(Event{Kind: EventInfo, Instance: "postgres", Message: "starting the embedded PostgreSQL cluster in " + m.layout.PostgresDir()})
-	if err := c.Start(ctx); err != nil {
+	if m.ServicesMode() == "supervise" {
+		err = m.superviseCluster(ctx, c)
+	} else {
+		m.emit(Event{Kind: EventInfo, Instance: "postgres", Message: "starting the embedded PostgreSQL cluster in " + m.layout.PostgresDir()})
+		err = c.Start(ctx)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("instance: embedded PostgreSQL cluster: %w", err)
 	}
 	cfg, err := c.AdminConfig()
@@ -60,10 +71,20 @@ func (m *Manager) server(ctx context.Context) (*dbServer, error) {
 }
 
 // Shutdown stops the embedded PostgreSQL cluster, if this root has one
-// and it is running. Instances' services are not stopped.
+// and it is running (and removes it from the built-in supervisor).
+// Instances' services are not stopped.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	if m.opts.DatabaseURL != "" {
 		return nil
+	}
+	m.dbMu.Lock()
+	m.db = nil
+	m.dbMu.Unlock()
+	if exists(filepath.Join(m.layout.SupervisorDir(), clusterInstance, "spec.json")) {
+		ctrl := &supervise.Controller{Dir: m.layout.SupervisorDir(), Executable: m.opts.SupervisorExecutable, Logger: m.log}
+		if err := ctrl.Uninstall(ctx, clusterInstance); err != nil && !errors.Is(err, services.ErrNotFound) {
+			return err
+		}
 	}
 	if _, err := os.Stat(filepath.Join(m.layout.PostgresDir(), "data")); errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -72,10 +93,71 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.dbMu.Lock()
-	m.db = nil
-	m.dbMu.Unlock()
 	return c.Stop(ctx)
+}
+
+// clusterInstance is the built-in supervisor's name for the embedded
+// cluster; '_' cannot occur in instance names, so it collides with none.
+const clusterInstance = "pg_embedded"
+
+// superviseCluster runs the embedded cluster's postmaster under the
+// built-in supervisor (restarted if it dies), initialising the cluster
+// first. A server already running (started by an earlier deploykit, or
+// by pg_ctl) is left as it is.
+func (m *Manager) superviseCluster(ctx context.Context, c *pgcluster.Cluster) error {
+	if err := c.Init(ctx); err != nil {
+		return err
+	}
+	if st, err := c.Status(ctx); err == nil && st.Running {
+		return nil
+	}
+	bins, err := c.Binaries(ctx)
+	if err != nil {
+		return err
+	}
+	user, uid, gid, err := c.SystemUser(ctx)
+	if err != nil {
+		return err
+	}
+	comp := services.Component{
+		Name:        "postgres",
+		Instance:    clusterInstance,
+		Command:     []string{filepath.Join(bins.Dir, "postgres"), "-D", c.DataDir()},
+		Env:         map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C", "HOME": c.Dir()},
+		WorkingDir:  c.Dir(),
+		Restart:     services.RestartPolicy{When: services.RestartAlways},
+		StopSignal:  syscall.SIGINT, // fast shutdown: SIGTERM would wait for every client
+		StopTimeout: time.Minute,
+		Ready:       services.Readiness{Kind: services.ReadyTCP, Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port())), Timeout: time.Minute},
+	}
+	if uid >= 0 {
+		comp.User, comp.Group, comp.UID, comp.GID = user, user, uid, gid
+	}
+	m.emit(Event{Kind: EventInfo, Instance: "postgres", Message: "starting the embedded PostgreSQL cluster in " + m.layout.PostgresDir() + " under the built-in supervisor"})
+	ctrl := &supervise.Controller{Dir: m.layout.SupervisorDir(), Executable: m.opts.SupervisorExecutable, Logger: m.log}
+	if err := ctrl.Install(ctx, clusterInstance, []services.Component{comp}); err != nil {
+		return err
+	}
+	if err := ctrl.Start(ctx, clusterInstance); err != nil {
+		return err
+	}
+	// The port accepts before the server does ("the database system is
+	// starting up"): wait for a real connection.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		conn, err := c.Connect(ctx)
+		if err == nil {
+			return conn.Close(ctx)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (l Layout) passwordFile(name string) string {

@@ -12,7 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deploykit/deploykit/internal/pgcluster"
 	"github.com/deploykit/deploykit/internal/pgtest"
+	"github.com/deploykit/deploykit/internal/testenv"
 )
 
 func statUID(fi os.FileInfo) int { return int(fi.Sys().(*syscall.Stat_t).Uid) }
@@ -228,5 +232,79 @@ func TestRemoveKilledIsUndoneOrFinished(t *testing.T) {
 			}
 			checkGone(t, m, name)
 		})
+	}
+}
+
+// TestEmbeddedClusterIsSupervised: without a database URL, the embedded
+// cluster runs under the built-in supervisor, which restarts a killed
+// postmaster; Shutdown stops it for good.
+func TestEmbeddedClusterIsSupervised(t *testing.T) {
+	testenv.NeedRoot(t)
+	if _, err := pgcluster.FindBinaries(context.Background()); err != nil {
+		testenv.Skip(t, "PostgreSQL server binaries: %v", err)
+	}
+	root, err := os.MkdirTemp("", "dkc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(root, 0o755)
+	ctx := context.Background()
+	m, err := Open(ctx, Options{Root: root, Services: "supervise"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		m.Shutdown(context.Background())
+		os.RemoveAll(root)
+	})
+	srv, err := m.server(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping := func() error {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		c, err := pgx.ConnectConfig(cctx, srv.admin.Copy())
+		if err != nil {
+			return err
+		}
+		return c.Close(cctx)
+	}
+	if err := ping(); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(m.Layout().PostgresDir(), "data", "postmaster.pid")
+	readPID := func() int {
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			return 0
+		}
+		var pid int
+		fmt.Sscanf(string(b), "%d", &pid)
+		return pid
+	}
+	old := readPID()
+	if old == 0 {
+		t.Fatal("no postmaster.pid")
+	}
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if pid := readPID(); pid != 0 && pid != old && ping() == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the killed postmaster was not restarted")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := m.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := ping(); err == nil {
+		t.Fatal("the cluster still answers after Shutdown")
 	}
 }

@@ -601,3 +601,43 @@ func TestUpgradeWhoseServiceDoesNotComeUpRollsBack(t *testing.T) {
 		t.Fatalf("old release not serving: %+v", a)
 	}
 }
+
+// TestUpgradeThatAddsAListeningServiceGetsItAPort: ports are allocated at
+// create, and an upgrade whose spec adds a listening service must allocate
+// one for it (keeping the existing ones) instead of failing on {port}.
+func TestUpgradeThatAddsAListeningServiceGetsItAPort(t *testing.T) {
+	f := newFixture(t)
+	m := f.open(t)
+	ctx := context.Background()
+	name := randomName("tp")
+	cleanup(t, m, name)
+	st, err := m.Create(ctx, name, f.spec(t, "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := f.spec(t, "2")
+	extra := fmt.Sprintf("[services.api]\ncommand = [\"python\", %q]\nlisten = true\n", filepath.Join(f.specDir, "server.py"))
+	b, err := os.ReadFile(spec.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(spec.File, append(b, extra...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if spec, err = LoadSpec(spec.File); err != nil {
+		t.Fatal(err)
+	}
+	up, err := m.Upgrade(ctx, name, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Ports["web"] != st.Ports["web"] || up.Ports["api"] == 0 || up.Ports["api"] == up.Ports["web"] {
+		t.Fatalf("ports after the upgrade: %v (before: %v)", up.Ports, st.Ports)
+	}
+	if a := get(t, up.Ports["api"]); a.Instance != name || a.Version != "2" {
+		t.Fatalf("the new service does not serve: %+v", a)
+	}
+	if a := get(t, up.Ports["web"]); a.Version != "2" {
+		t.Fatalf("web after the upgrade: %+v", a)
+	}
+}

@@ -119,7 +119,7 @@ func (m *Manager) Create(ctx context.Context, name string, spec *Spec) (*State, 
 	if _, err := os.Stat(m.layout.StateFile(name)); err == nil {
 		return nil, fmt.Errorf("instance %s: %w", name, ErrExists)
 	}
-	ports, err := m.allocatePorts(name, spec)
+	ports, err := m.allocatePorts(name, spec, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -177,8 +177,11 @@ func decodePorts(s string) map[string]int {
 }
 
 // allocatePorts gives each listening service a port no other instance
-// holds and nothing on the host listens on.
-func (m *Manager) allocatePorts(name string, spec *Spec) (map[string]int, error) {
+// holds and nothing on the host listens on. Services in have keep theirs,
+// and have's ports are all kept: an upgrade that adds a listening service
+// gets a port for it, and a rollback to a release whose services the new
+// spec dropped still finds theirs.
+func (m *Manager) allocatePorts(name string, spec *Spec, have map[string]int) (map[string]int, error) {
 	taken := map[int]bool{}
 	others, err := m.List(context.Background())
 	if err != nil {
@@ -190,7 +193,14 @@ func (m *Manager) allocatePorts(name string, spec *Spec) (map[string]int, error)
 		}
 	}
 	out := map[string]int{}
+	for svc, p := range have {
+		out[svc] = p
+		taken[p] = true
+	}
 	for _, svc := range spec.ListeningServices() {
+		if _, ok := out[svc]; ok {
+			continue
+		}
 		for {
 			p, err := AllocatePort(name, svc, taken)
 			if err != nil {
@@ -323,6 +333,9 @@ func (m *Manager) upgrade(ctx context.Context, name, kind string, spec *Spec, ch
 	}
 	if spec.Name != st.App {
 		return nil, fmt.Errorf("instance %s runs application %q, the spec is for %q: %w", name, st.App, spec.Name, ErrInvalidSpec)
+	}
+	if st.Ports, err = m.allocatePorts(name, spec, st.Ports); err != nil {
+		return nil, err
 	}
 	params := map[string]string{
 		"release":  m.newReleaseID(name, st),

@@ -140,9 +140,7 @@ func newRoot(t *testing.T) string {
 	}
 	os.Chmod(dir, 0o755)
 	t.Cleanup(func() {
-		if c, err := pgcluster.New(pgcluster.Options{Dir: filepath.Join(dir, "root", "postgres")}); err == nil {
-			c.Stop(context.Background())
-		}
+		exec.Command(binary, "--root", filepath.Join(dir, "root"), "shutdown").Run()
 		os.RemoveAll(dir)
 	})
 	return dir

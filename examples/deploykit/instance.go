@@ -26,7 +26,25 @@ func (a *app) instanceCommands() []*cobra.Command {
 		a.upgradeCommand(), a.hotfixCommand(), a.rollbackCommand(),
 		a.runCommand(),
 		a.backupCommand(), a.verifyCommand(), a.restoreCommand(), a.cloneCommand(),
-		a.unitsCommand(), a.logsCommand(), a.removeCommand(),
+		a.unitsCommand(), a.logsCommand(), a.removeCommand(), a.shutdownCommand(),
+	}
+}
+
+func (a *app) shutdownCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "shutdown",
+		Short: "Stop the root's embedded PostgreSQL cluster",
+		Long: `shutdown stops the embedded PostgreSQL cluster under ROOT/postgres (and
+takes it off the built-in supervisor). Instances keep running but lose
+their database until the next deploykit operation starts it again. It does
+nothing with --database-url.`,
+		Example: "  deploykit shutdown --root /tmp/demo",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withManager(cmd, func(ctx context.Context, m *instance.Manager) error {
+				return m.Shutdown(ctx)
+			})
+		},
 	}
 }
 

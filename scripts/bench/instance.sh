@@ -31,10 +31,7 @@ cleanup() {
 	[[ -f $tmp/stop ]] || touch "$tmp/stop"
 	wait 2>/dev/null
 	for n in bench-a bench-b bench-dj1 bench-dj2; do dk remove "$n" --yes --delete-backups >/dev/null 2>&1; done
-	pgctl=$(ls -d /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -1)
-	if [[ -n $pgctl && -d $root/postgres/data ]]; then
-		runuser -u postgres -- "$pgctl" -D "$root/postgres/data" stop -m fast >/dev/null 2>&1
-	fi
+	dk shutdown >/dev/null 2>&1
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
