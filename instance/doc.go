@@ -30,7 +30,9 @@
 // ROOT/cache. A hotfix resolves again with every package of the current
 // lock pinned except the named ones. Without Options.DatabaseURL the
 // embedded cluster (internal/pgcluster) under ROOT/postgres is created and
-// started by the first operation that needs it; Shutdown stops it.
+// started by the first operation that needs it — with the built-in
+// supervisor as a supervised process (restarted if it dies), with systemd
+// by pg_ctl (not yet as a unit of its own); Shutdown stops it.
 //
 // Every operation takes an exclusive lock on the instance (a second one
 // fails with ErrLocked) and writes a journal before and after each step,
