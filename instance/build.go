@@ -136,6 +136,8 @@ func NewResolver(ctx context.Context, py *venv.Interpreter, src Sources, cacheDi
 		return nil, err
 	}
 	r := &Resolver{Python: py, env: env}
+	// Build requirements ([build-system] requires, and what the backend
+	// asks for) come from the same sources as the application's.
 	bopts := pep517.Options{Python: py, Logger: log}
 	icache := ""
 	if cacheDir != "" {
@@ -290,6 +292,39 @@ func (r *Resolver) wheelOf(ctx context.Context, p resolve.Resolved) (venv.Distri
 		return d, err
 	}
 	return d, nil
+}
+
+// installBuildRequirements resolves a build environment's requirements
+// against the Resolver's sources and installs them into venvDir (adding
+// to what is there: the frontend may call it twice, for [build-system]
+// requires and then for the backend's get_requires_for_build_*).
+func (r *Resolver) installBuildRequirements(ctx context.Context, venvDir string, reqs []string) error {
+	var roots []requirements.Requirement
+	for _, s := range reqs {
+		rq, err := requirements.ParseRequirement(s)
+		if err != nil {
+			return fmt.Errorf("build requirement %q: %w", s, err)
+		}
+		roots = append(roots, rq)
+	}
+	res, err := resolve.Resolve(ctx, r.provider, roots, resolve.Options{Environment: r.env})
+	if err != nil {
+		return fmt.Errorf("build requirements %s: %w", strings.Join(reqs, ", "), err)
+	}
+	var wheels []venv.Wheel
+	for _, p := range res.Packages {
+		d, err := r.wheelOf(ctx, p)
+		if err != nil {
+			return err
+		}
+		wheels = append(wheels, venv.Wheel{Path: d.Wheel, SHA256: d.SHA256, DirectURL: d.DirectURL})
+	}
+	v, err := venv.Open(ctx, venvDir, venv.OpenOptions{})
+	if err != nil {
+		return err
+	}
+	_, err = v.Install(ctx, wheels, venv.InstallOptions{NoCompile: true})
+	return err
 }
 
 // LockDistributions maps a lock's packages to local wheels for

@@ -51,6 +51,8 @@ func managerChild(ctx context.Context) error {
 		return err
 	case "remove":
 		return m.Remove(ctx, name, RemoveOptions{})
+	case "restore":
+		return m.Restore(ctx, name, os.Getenv("DEPLOYKIT_TEST_SPEC"))
 	default:
 		return fmt.Errorf("unknown op %q", op)
 	}
@@ -306,5 +308,44 @@ func TestEmbeddedClusterIsSupervised(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if err := ping(); err == nil {
 		t.Fatal("the cluster still answers after Shutdown")
+	}
+}
+
+// TestRestoreKilledIsOldOrNew kills a restore after the services were
+// stopped (undone: the old data serves again) and after the swap (rolled
+// forward: the restored data serves).
+func TestRestoreKilledIsOldOrNew(t *testing.T) {
+	f := newFixture(t)
+	m := f.open(t)
+	ctx := context.Background()
+	name := randomName("ty")
+	cleanup(t, m, name)
+	st, err := m.Create(ctx, name, f.spec(t, "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(m.Layout().DataDir(name), "marker")
+	os.WriteFile(marker, []byte("backed up"), 0o644)
+	res, err := m.Backup(ctx, name, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ point, want string }{{"stop:done", "changed"}, {"restore:done", "backed up"}} {
+		t.Run(tc.point, func(t *testing.T) {
+			os.WriteFile(marker, []byte("changed"), 0o644)
+			if err := runKilled(f, "restore", name, res.Path, tc.point); err != nil {
+				t.Fatal(err)
+			}
+			s, err := m.Status(ctx, name)
+			if err != nil || s.Recovered == nil {
+				t.Fatalf("status: %+v %v", s, err)
+			}
+			if b, _ := os.ReadFile(marker); string(b) != tc.want {
+				t.Fatalf("data after a kill at %s: %q, want %q", tc.point, b, tc.want)
+			}
+			if a := get(t, st.Ports["web"]); a.Instance != name {
+				t.Fatalf("not serving after recovery: %+v", a)
+			}
+		})
 	}
 }
