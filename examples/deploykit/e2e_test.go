@@ -191,7 +191,9 @@ func TestCLIProductionAndStagingEndToEnd(t *testing.T) {
 	dir := newRoot(t)
 	c := &cli{t: t, root: filepath.Join(dir, "root"), env: []string{"DEPLOYKIT_ROOT="}}
 	spec := writeApp(t, dir, wh.Dir, "1")
-	prod, stage := "e2eprod", "e2estage"
+	// Unix users and roles are per host: names no other run uses.
+	sfx := fmt.Sprint(os.Getpid() % 100000)
+	prod, stage := "e2ep"+sfx, "e2es"+sfx
 	t.Cleanup(func() {
 		c.run("remove", prod, "--yes", "--delete-backups")
 		c.run("remove", stage, "--yes", "--delete-backups")
@@ -417,7 +419,7 @@ listen = true
 			t.Fatal(err)
 		}
 	}
-	name := "e2edjango"
+	name := fmt.Sprintf("e2edj%d", os.Getpid()%100000)
 	t.Cleanup(func() { c.run("remove", name, "--yes", "--delete-backups") })
 	c.run("remove", name, "--yes")
 	c.ok("create", name, "--spec", filepath.Join(app, "app.toml"))
