@@ -138,7 +138,7 @@ func NewResolver(ctx context.Context, py *venv.Interpreter, src Sources, cacheDi
 	r := &Resolver{Python: py, env: env}
 	// Build requirements ([build-system] requires, and what the backend
 	// asks for) come from the same sources as the application's.
-	bopts := pep517.Options{Python: py, Logger: log}
+	bopts := pep517.Options{Python: py, Logger: log, Requirer: pep517.RequirerFunc(r.installBuildRequirements)}
 	icache := ""
 	if cacheDir != "" {
 		bopts.CacheDir = cacheDir
@@ -262,13 +262,13 @@ func (r *Resolver) wheelOf(ctx context.Context, p resolve.Resolved) (venv.Distri
 			path = dr.Path
 			d.DirectURL = &venv.DirectURL{URL: dr.URL, ArchiveSHA256: dr.Hashes["sha256"]}
 		case index.DirectSdist:
-			path, err = r.builder.BuildWheel(ctx, dr.Path, r.wheelDir, false)
+			path, err = r.finder.DirectWheel(ctx, dr, false)
 			d.DirectURL = &venv.DirectURL{URL: dr.URL, ArchiveSHA256: dr.Hashes["sha256"]}
 		case index.DirectDirectory:
-			path, err = r.builder.BuildWheel(ctx, dr.Path, r.wheelDir, false)
+			path, err = r.finder.DirectWheel(ctx, dr, false)
 			d.DirectURL = &venv.DirectURL{URL: dr.URL, Dir: true, Subdirectory: dr.Subdirectory}
 		case index.DirectVCS:
-			path, err = r.builder.BuildWheel(ctx, dr.Path, r.wheelDir, false)
+			path, err = r.finder.DirectWheel(ctx, dr, false)
 			d.DirectURL = &venv.DirectURL{URL: dr.URL, Subdirectory: dr.Subdirectory}
 			if dr.VCS != nil {
 				d.DirectURL.VCS, d.DirectURL.CommitID, d.DirectURL.RequestedRevision = dr.VCS.Type, dr.VCS.Commit, dr.VCS.Requested
@@ -373,7 +373,7 @@ func (r *Resolver) LockDistributions(ctx context.Context, lk *lock.Lock, lockDir
 			file := index.File{Link: index.Link{Filename: filepath.Base(p.Archive.URL + p.Archive.Path), URL: p.Archive.URL, Hashes: p.Archive.Hashes}, Project: p.Name, Path: local(p.Archive.Path, p.Archive.URL)}
 			path, err = r.finder.Download(ctx, file)
 			if err == nil && !strings.HasSuffix(path, ".whl") {
-				path, err = r.builder.BuildWheel(ctx, path, r.wheelDir, false)
+				path, err = r.finder.BuildSdist(ctx, file, path)
 			}
 		case p.Directory != nil:
 			path, err = r.builder.BuildWheel(ctx, local(p.Directory.Path, ""), r.wheelDir, p.Directory.Editable)
@@ -391,7 +391,7 @@ func (r *Resolver) LockDistributions(ctx context.Context, lk *lock.Lock, lockDir
 			if derr != nil {
 				return nil, derr
 			}
-			path, err = r.builder.BuildWheel(ctx, dr.Path, r.wheelDir, false)
+			path, err = r.finder.DirectWheel(ctx, dr, false)
 		default:
 			return nil, fmt.Errorf("lock: package %s has no source", p.Name)
 		}
