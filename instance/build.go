@@ -31,6 +31,19 @@ type Requirements struct {
 	Sources     Sources
 	// Editable names projects installed in editable mode (-e).
 	Editable map[string]bool
+	// Unnamed are local paths given without a project name (pip's
+	// `./src` or `-e .` lines): the Resolver names them from the wheel or
+	// sdist file name, or the project's metadata, before resolving.
+	Unnamed []UnnamedRequirement
+}
+
+// UnnamedRequirement is a requirements-file line naming a local project
+// directory, wheel or sdist by path alone.
+type UnnamedRequirement struct {
+	File     string // the requirements file and line it came from
+	Line     int
+	Path     string // absolute
+	Editable bool
 }
 
 // ParseRequirements reads the spec's requirements files (relative to the
@@ -73,6 +86,10 @@ func ParseRequirementFiles(ctx context.Context, files []string, extra Sources) (
 func (r *Requirements) addFile(f *requirements.File, dir string) error {
 	for _, e := range f.Entries {
 		if e.Parsed == nil {
+			if e.LocalPath != "" && !e.Constraint {
+				r.Unnamed = append(r.Unnamed, UnnamedRequirement{File: e.File, Line: e.Line, Path: e.LocalPath, Editable: e.Editable})
+				continue
+			}
 			return fmt.Errorf("%s:%d: %q: name the project: NAME @ URL (or #egg=NAME)", e.File, e.Line, e.Requirement)
 		}
 		if e.Constraint {
@@ -188,6 +205,19 @@ type Locked struct {
 // Resolve resolves reqs and returns the lock with every package's wheel.
 func (r *Resolver) Resolve(ctx context.Context, reqs *Requirements, opts LockOptions) (*Locked, error) {
 	roots := append([]requirements.Requirement(nil), reqs.Roots...)
+	for _, u := range reqs.Unnamed {
+		rq, err := r.nameLocal(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		roots = append(roots, rq)
+		if u.Editable {
+			if reqs.Editable == nil {
+				reqs.Editable = map[string]bool{}
+			}
+			reqs.Editable[requirements.NormalizeName(rq.Name)] = true
+		}
+	}
 	constraints := append([]requirements.Requirement(nil), reqs.Constraints...)
 	ropts := resolve.Options{Environment: r.env, Pre: opts.Pre || reqs.Sources.Pre, UpgradePackages: opts.UpgradePackages, Logger: opts.Logger}
 	if opts.Previous != nil {
@@ -292,6 +322,48 @@ func (r *Resolver) wheelOf(ctx context.Context, p resolve.Resolved) (venv.Distri
 		return d, err
 	}
 	return d, nil
+}
+
+// nameLocal turns a path-only requirement into `NAME @ file://PATH`, as
+// pip does: a wheel or sdist is named by its file name, a project
+// directory by its metadata (PEP 517 prepare_metadata_for_build_wheel,
+// which may build).
+func (r *Resolver) nameLocal(ctx context.Context, u UnnamedRequirement) (requirements.Requirement, error) {
+	fail := func(err error) (requirements.Requirement, error) {
+		return requirements.Requirement{}, fmt.Errorf("%s:%d: %s: %w", u.File, u.Line, u.Path, err)
+	}
+	st, err := os.Stat(u.Path)
+	if err != nil {
+		return fail(err)
+	}
+	base := filepath.Base(u.Path)
+	var name string
+	switch {
+	case st.IsDir():
+		md, err := r.builder.PrepareMetadata(ctx, u.Path)
+		if err != nil {
+			return fail(err)
+		}
+		name = md.Name
+	case strings.HasSuffix(base, ".whl"):
+		wn, err := dist.ParseWheelFilename(base, false)
+		if err != nil {
+			return fail(err)
+		}
+		name = wn.Name
+	default:
+		sn, err := dist.ParseSdistFilename(base)
+		if err != nil {
+			return fail(fmt.Errorf("not a project directory, wheel or sdist: %w", err))
+		}
+		name = sn.Name
+	}
+	u2 := url.URL{Scheme: "file", Path: u.Path}
+	rq, err := requirements.ParseRequirement(name + " @ " + u2.String())
+	if err != nil {
+		return fail(err)
+	}
+	return rq, nil
 }
 
 // installBuildRequirements resolves a build environment's requirements

@@ -67,3 +67,76 @@ func TestResolverBuildsAProjectWithBuildRequirements(t *testing.T) {
 		t.Fatalf("resolved %v; want myapp 1.2.0 and its dependency six", got)
 	}
 }
+
+// TestResolverNamesPathOnlyRequirements: pip accepts a local project
+// directory or wheel by path alone (`./myapp`, `dist/x.whl`); the name
+// comes from the project's metadata or the file name.
+func TestResolverNamesPathOnlyRequirements(t *testing.T) {
+	ctx := context.Background()
+	wh := testenv.GetWheelhouse(t)
+	py, err := venv.Inspect(ctx, testenv.SystemPython(t).Path, venv.InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "proj")
+	for name, body := range map[string]string{
+		"pyproject.toml":        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"Path-Only\"\nversion = \"0.3\"\n",
+		"path_only/__init__.py": "",
+	} {
+		p := filepath.Join(src, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	six, _ := filepath.Glob(filepath.Join(wh.Dir, "six-*.whl"))
+	if len(six) != 1 {
+		t.Fatalf("six wheel in %s: %v", wh.Dir, six)
+	}
+	reqFile := filepath.Join(dir, "requirements.txt")
+	body := "--no-index\n--find-links " + wh.Dir + "\n./proj\n" + six[0] + "\n"
+	if err := os.WriteFile(reqFile, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := ParseRequirementFiles(ctx, []string{reqFile}, Sources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The wheel is named by the parser (from its file name, as pip's
+	// does); the directory is left for the Resolver.
+	if len(reqs.Unnamed) != 1 || reqs.Unnamed[0].Path != src || reqs.Unnamed[0].Line != 3 {
+		t.Fatalf("unnamed requirements: %+v", reqs.Unnamed)
+	}
+	rs, err := NewResolver(ctx, py, reqs.Sources, filepath.Join(dir, "cache"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	locked, err := rs.Resolve(ctx, reqs, LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, d := range locked.Dists {
+		got[d.Name] = d.Version
+	}
+	if got["path-only"] != "0.3" || got["six"] == "" || len(got) != 2 {
+		t.Fatalf("resolved %v; want path-only 0.3 and six", got)
+	}
+
+	// A path that is neither a project nor a distribution file names
+	// the file and line.
+	if err := os.WriteFile(reqFile, []byte("./nothing-here\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if reqs, err = ParseRequirementFiles(ctx, []string{reqFile}, Sources{}); err == nil {
+		_, err = rs.Resolve(ctx, reqs, LockOptions{})
+	}
+	if err == nil {
+		t.Fatal("a missing path resolved")
+	}
+	t.Logf("missing path: %v", err)
+}
