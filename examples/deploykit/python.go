@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -82,7 +83,20 @@ func requirementsFrom(ctx context.Context, files, args []string, src instance.So
 	if err != nil {
 		return nil, err
 	}
-	for _, arg := range args {
+	for i, arg := range args {
+		// A project directory or sdist by path, as pip takes it: named
+		// from its metadata or file name by the resolver.
+		if looksLikePath(arg) && !strings.HasSuffix(arg, ".whl") {
+			p, err := filepath.Abs(arg)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := os.Stat(p); err != nil {
+				return nil, usageError{err}
+			}
+			reqs.Unnamed = append(reqs.Unnamed, instance.UnnamedRequirement{File: "argument", Line: i + 1, Path: p})
+			continue
+		}
 		if strings.HasSuffix(arg, ".whl") {
 			p, err := filepath.Abs(arg)
 			if err != nil {
@@ -100,10 +114,20 @@ func requirementsFrom(ctx context.Context, files, args []string, src instance.So
 		}
 		reqs.Roots = append(reqs.Roots, r)
 	}
-	if len(reqs.Roots) == 0 {
+	if len(reqs.Roots)+len(reqs.Unnamed) == 0 {
 		return nil, usagef("no requirements given (use -r FILE, REQUIREMENT… or WHEEL…)")
 	}
 	return reqs, nil
+}
+
+// looksLikePath reports whether a command-line requirement names a local
+// path rather than a project: it has a path separator or starts with a dot,
+// and is not a PEP 508 "name @ url".
+func looksLikePath(arg string) bool {
+	if strings.Contains(arg, " @ ") || strings.Contains(arg, "://") {
+		return false
+	}
+	return strings.HasPrefix(arg, ".") || strings.ContainsRune(arg, os.PathSeparator)
 }
 
 func (a *app) lockCommand() *cobra.Command {
