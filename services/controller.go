@@ -48,28 +48,30 @@ const (
 	StateUnknown      State = "unknown"
 )
 
-// Status is one component's state.
+// Status is one component's state. It is encoded with snake_case keys
+// like the rest of deploykit's JSON (status --json, the supervisor's
+// control protocol).
 type Status struct {
-	Instance  string
-	Component string
+	Instance  string `json:"instance"`
+	Component string `json:"component"`
 	// Unit is the systemd unit, or "" under the supervisor.
-	Unit  string
-	State State
+	Unit  string `json:"unit,omitempty"`
+	State State  `json:"state"`
 	// Sub is the finer state (systemd's SubState: running, exited,
 	// auto-restart, dead…; the supervisor uses the same words).
-	Sub string
+	Sub string `json:"sub"`
 	// PID is the main process, 0 when none.
-	PID int
+	PID int `json:"pid"`
 	// Since is when the component entered State (zero when unknown).
-	Since time.Time
+	Since time.Time `json:"since"`
 	// Restarts counts automatic restarts (systemd's NRestarts).
-	Restarts int
+	Restarts int `json:"restarts"`
 	// ExitCode is the last exit status (-1 unknown; signal deaths are
 	// 128+signal).
-	ExitCode int
+	ExitCode int `json:"exit_code"`
 	// Error explains a failed state (crash loop, missing executable…).
-	Error string
+	Error string `json:"error,omitempty"`
 	// Listen are the bound addresses of the component's listen sockets
 	// (the real port when the spec asked for port 0), when known.
-	Listen []string `json:",omitempty"`
+	Listen []string `json:"listen,omitempty"`
 }
