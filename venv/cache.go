@@ -317,7 +317,9 @@ func (c *Cache) unpackMember(w *wheelArchive, name string, open func() (io.ReadC
 			perm = (0o777 &^ umask()) | 0o111
 		}
 	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Created with its final mode (a new file may be written whatever its
+	// mode); only a umask that strips some of it needs a chmod.
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return 0, err
 	}
@@ -335,9 +337,11 @@ func (c *Cache) unpackMember(w *wheelArchive, name string, open func() (io.ReadC
 		}
 		return 0, w.err(name, fmt.Errorf("%w: %v", ErrBadWheel, err))
 	}
-	if err := out.Chmod(perm); err != nil {
-		out.Close()
-		return 0, err
+	if perm&umask() != 0 {
+		if err := out.Chmod(perm); err != nil {
+			out.Close()
+			return 0, err
+		}
 	}
 	if err := out.Close(); err != nil {
 		return 0, err

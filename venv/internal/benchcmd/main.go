@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/deploykit/deploykit/venv"
@@ -75,9 +76,14 @@ func installOnce(args []string) error {
 	return nil
 }
 
-type result struct {
-	name string
-	d    time.Duration
+// cpuNow is the CPU time (user+system) used so far by this process and
+// its waited-for children (pip, the compiler processes).
+func cpuNow() time.Duration {
+	var self, kids syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -154,10 +160,12 @@ func all(args []string) error {
 		return runCmd(py.Path, append(a, reqs...)...)
 	}
 	pipCache := filepath.Join(*work, "pip-cache")
+	c0 := cpuNow()
 	pipCold, err := pipInstall("cold", pipCache)
 	if err != nil {
 		return err
 	}
+	pipColdCPU := cpuNow() - c0
 	pipWarm, err := pipInstall("warm", pipCache)
 	if err != nil {
 		return err
@@ -166,6 +174,18 @@ func all(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The classic recipe the issue replaces: python -m venv (with pip,
+	// through ensurepip), then that pip installs the wheels.
+	classicDir := filepath.Join(*work, "pip-classic")
+	t0 := time.Now()
+	if _, err := runCmd(py.Path, "-m", "venv", classicDir); err != nil {
+		return err
+	}
+	if _, err := runCmd(filepath.Join(classicDir, "bin", "python"), append([]string{"-m", "pip", "install", "--no-index", "--no-deps",
+		"--find-links", *wheelDir, "--cache-dir", filepath.Join(*work, "pip-classic-cache")}, reqs...)...); err != nil {
+		return err
+	}
+	classic := time.Since(t0)
 
 	// 3. deploykit: cold (empty cache: hash, unpack, verify, compile),
 	// warm (a new venv from the filled cache), and a third venv.
@@ -189,10 +209,12 @@ func all(args []string) error {
 		return time.Since(t0), nil
 	}
 	dkCache := filepath.Join(*work, "dk-cache")
+	c0 = cpuNow()
 	dkCold, err := dkInstall("cold", dkCache, false)
 	if err != nil {
 		return err
 	}
+	dkColdCPU := cpuNow() - c0
 	dkWarm, err := dkInstall("warm", dkCache, false)
 	if err != nil {
 		return err
@@ -210,7 +232,9 @@ func all(args []string) error {
 	fmt.Printf("install of all %d wheels into a fresh venv (deploykit times include creating the venv):\n", len(wheels))
 	fmt.Printf("  cold  deploykit %8v   pip %8v   ratio %5.1fx   (empty caches; both byte-compile)\n", dkCold.Round(time.Millisecond), pipCold.Round(time.Millisecond), r(pipCold, dkCold))
 	fmt.Printf("  warm  deploykit %8v   pip %8v   ratio %5.1fx   (caches filled by the cold run)\n", dkWarm.Round(time.Millisecond), pipWarm.Round(time.Millisecond), r(pipWarm, dkWarm))
+	fmt.Printf("  cold CPU time (user+sys, incl. compiler processes): deploykit %v   pip %v\n", dkColdCPU.Round(10*time.Millisecond), pipColdCPU.Round(10*time.Millisecond))
 	fmt.Printf("  third venv of the same set from the warm cache: %v\n", dkThird.Round(time.Millisecond))
+	fmt.Printf("  classic recipe, cold (python -m venv with pip, then pip install): %v   ratio %.1fx\n", classic.Round(time.Millisecond), r(classic, dkCold))
 	fmt.Printf("  --no-compile, cold: deploykit %v   pip %v   ratio %.1fx\n", dkNoCompileCold.Round(time.Millisecond), pipNoCompile.Round(time.Millisecond), r(pipNoCompile, dkNoCompileCold))
 	return nil
 }
