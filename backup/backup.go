@@ -124,6 +124,9 @@ type Options struct {
 	// afterRead, when set, runs between copying a file and checking it did
 	// not change (tests simulate concurrent writers with it).
 	afterRead func(path string)
+	// beforePart, when set, runs in a database worker before its n-th COPY
+	// (tests spread the workers out in time with it).
+	beforePart func(worker, n int)
 }
 
 // Result describes a finished archive.

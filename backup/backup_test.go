@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -598,5 +599,78 @@ func TestRowCountMismatchIsCaughtByDeepCheckAndRestore(t *testing.T) {
 	}
 	if _, err := Check(ctx, bytes.NewReader(compressRaw(t, raw)), CheckOptions{}); !errors.Is(err, archive.ErrSeal) {
 		t.Fatalf("edited record: %v", err)
+	}
+}
+
+// The application keeps writing during the backup: money moves between
+// accounts and orders reference customers. The restored database must be
+// one consistent moment: the total is unchanged and every order's customer
+// exists (the foreign key is re-created in post-data and would fail).
+func TestBackupIsConsistentWhileTheAppWrites(t *testing.T) {
+	srv := pgtest.Get(t)
+	ctx := context.Background()
+	a := newInstanceDB(t, srv, true)
+	b := newInstanceDB(t, srv, false)
+	conn := a.connect(t)
+	mustExec(t, conn, `CREATE TABLE app.account (id int PRIMARY KEY, balance bigint NOT NULL);
+		INSERT INTO app.account SELECT g, 1000 FROM generate_series(1, 20000) g;
+		ALTER TABLE app.account OWNER TO `+a.role)
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		w, err := pgx.Connect(ctx, srv.URLFor(a.name))
+		if err != nil {
+			done <- 0
+			return
+		}
+		defer w.Close(ctx)
+		n := 0
+		for {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+			}
+			from, to := 1+(n*7919)%20000, 1+(n*7919+10007)%20000
+			_, err := w.Exec(ctx, `BEGIN;
+				UPDATE app.account SET balance = balance - 5 WHERE id = `+fmt.Sprint(from)+`;
+				UPDATE app.account SET balance = balance + 5 WHERE id = `+fmt.Sprint(to)+`;
+				WITH c AS (INSERT INTO app.customer (name) VALUES ('live `+fmt.Sprint(n)+`') RETURNING id)
+				INSERT INTO app.orders (customer, amount) SELECT id, 1 FROM c;
+				DELETE FROM app.orders WHERE id = (SELECT min(id) FROM app.orders);
+				COMMIT`)
+			if err != nil {
+				t.Errorf("writer: %v", err)
+				done <- n
+				return
+			}
+			n++
+		}
+	}()
+	// Workers that start late still see the moment of the snapshot.
+	archiveBytes := createArchive(t, Options{Instance: "prod", Database: a.source(), ChunkSize: 16 << 10, Jobs: 3, splitPages: 4,
+		beforePart: func(worker, n int) {
+			if n == 0 {
+				time.Sleep(time.Duration(worker) * 300 * time.Millisecond)
+			}
+			time.Sleep(30 * time.Millisecond)
+		}})
+	close(stop)
+	n := <-done
+	t.Logf("%d concurrent transactions during the backup", n)
+	if n == 0 {
+		t.Fatal("the writer made no progress")
+	}
+	if _, err := Restore(ctx, bytes.NewReader(archiveBytes), RestoreOptions{Instance: "prod", Database: b.restoreTarget()}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	var total, accounts, orphans int64
+	if err := b.connect(t).QueryRow(ctx, `SELECT (SELECT sum(balance) FROM app.account), (SELECT count(*) FROM app.account),
+		(SELECT count(*) FROM app.orders o WHERE NOT EXISTS (SELECT 1 FROM app.customer c WHERE c.id = o.customer))`).Scan(&total, &accounts, &orphans); err != nil {
+		t.Fatal(err)
+	}
+	if total != 20000*1000 || accounts != 20000 || orphans != 0 {
+		t.Fatalf("restored an inconsistent moment: total %d, accounts %d, orphan orders %d", total, accounts, orphans)
 	}
 }

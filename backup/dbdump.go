@@ -294,7 +294,7 @@ func (d *dumper) run(ctx context.Context, aw *archive.Writer, res *Result) error
 		return nil
 	})
 	var workers sync.WaitGroup
-	for range jobs {
+	for worker := range jobs {
 		workers.Add(1)
 		g.Go(func() error {
 			defer workers.Done()
@@ -309,7 +309,12 @@ func (d *dumper) run(ctx context.Context, aw *archive.Writer, res *Result) error
 			if _, err := conn.Exec(gctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(d.snapshot)); err != nil {
 				return fmt.Errorf("backup: importing snapshot: %w", err)
 			}
+			n := 0
 			for p := range work {
+				if d.opts.beforePart != nil {
+					d.opts.beforePart(worker, n)
+					n++
+				}
 				if err := d.copyPart(gctx, conn, p, chunkSize, &pool, out, nextName); err != nil {
 					return err
 				}
