@@ -63,7 +63,7 @@ func (m *Manager) backup(ctx context.Context, name, out string) (*BackupResult, 
 		},
 	}
 	if st.Database != "" {
-		srv, err := m.server(ctx)
+		srv, err := m.serverFor(ctx, st)
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +154,7 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 				opts.Owner = &backup.FileOwner{UID: st.UID, GID: st.GID}
 			}
 			if st.Database != "" {
-				srv, err := m.server(ctx)
+				srv, err := m.serverFor(ctx, st)
 				if err != nil {
 					return err
 				}

@@ -160,6 +160,41 @@ func (m *Manager) superviseCluster(ctx context.Context, c *pgcluster.Cluster) er
 	}
 }
 
+// ErrOtherServer is returned when an instance's database is on another
+// server than the one the Manager was opened with (a --database-url
+// given at create and forgotten later, or the reverse).
+var ErrOtherServer = errors.New("the instance's database is on another server")
+
+// serverID names the database server Options select: "embedded", or the
+// host and port of Options.DatabaseURL (never its credentials).
+func (m *Manager) serverID() (string, error) {
+	if m.opts.DatabaseURL == "" {
+		return "embedded", nil
+	}
+	cfg, err := pgx.ParseConfig(m.opts.DatabaseURL)
+	if err != nil {
+		return "", fmt.Errorf("instance: database URL: %w", err)
+	}
+	return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), nil
+}
+
+// serverFor returns the server holding st's database, refusing a Manager
+// opened for another one: the checks happen before anything is started or
+// changed, so a remove without the right --database-url cannot leave an
+// orphaned database behind.
+func (m *Manager) serverFor(ctx context.Context, st *State) (*dbServer, error) {
+	id, err := m.serverID()
+	if err != nil {
+		return nil, err
+	}
+	if st.DatabaseServer == "" {
+		st.DatabaseServer = id
+	} else if st.DatabaseServer != id {
+		return nil, fmt.Errorf("instance %s: %w: it is on %s, this command uses %s (pass the --database-url it was created with)", st.Name, ErrOtherServer, st.DatabaseServer, id)
+	}
+	return m.server(ctx)
+}
+
 func (l Layout) passwordFile(name string) string {
 	return filepath.Join(l.SecretsDir(name), "db-password")
 }
@@ -177,7 +212,7 @@ func (m *Manager) ensureDatabase(ctx context.Context, st *State, spec *Spec) err
 		return err
 	}
 	st.Database, st.Role = n.Database, n.Role
-	srv, err := m.server(ctx)
+	srv, err := m.serverFor(ctx, st)
 	if err != nil {
 		return err
 	}
@@ -220,7 +255,7 @@ func (m *Manager) roleConfig(ctx context.Context, st *State) (*pgx.ConnConfig, e
 	if err != nil {
 		return nil, err
 	}
-	srv, err := m.server(ctx)
+	srv, err := m.serverFor(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +278,7 @@ func (m *Manager) dropDatabase(ctx context.Context, st *State) error {
 	if err != nil {
 		return err
 	}
-	srv, err := m.server(ctx)
+	srv, err := m.serverFor(ctx, st)
 	if err != nil {
 		return err
 	}

@@ -641,3 +641,39 @@ func TestUpgradeThatAddsAListeningServiceGetsItAPort(t *testing.T) {
 		t.Fatalf("web after the upgrade: %+v", a)
 	}
 }
+
+// TestWrongDatabaseServerIsRefusedBeforeAnyChange: an instance created
+// with a database URL, removed or upgraded by a Manager without it, is
+// refused (ErrOtherServer) and left serving, its database intact.
+func TestWrongDatabaseServerIsRefusedBeforeAnyChange(t *testing.T) {
+	f := newFixture(t)
+	m := f.open(t)
+	ctx := context.Background()
+	name := randomName("tw")
+	cleanup(t, m, name)
+	st, err := m.Create(ctx, name, f.spec(t, "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.DatabaseServer == "" || st.DatabaseServer == "embedded" {
+		t.Fatalf("database server recorded as %q", st.DatabaseServer)
+	}
+	opts := f.options()
+	opts.DatabaseURL = ""
+	other, err := Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Remove(ctx, name, RemoveOptions{}); !errors.Is(err, ErrOtherServer) {
+		t.Fatalf("remove with the wrong server: %v", err)
+	}
+	if _, err := other.Upgrade(ctx, name, f.spec(t, "2")); !errors.Is(err, ErrOtherServer) {
+		t.Fatalf("upgrade with the wrong server: %v", err)
+	}
+	if _, err := os.Stat(other.Layout().PostgresDir()); !os.IsNotExist(err) {
+		t.Fatal("an embedded cluster was made for an instance whose database is elsewhere")
+	}
+	if a := get(t, st.Ports["web"]); a.Instance != name || a.Version != "1" {
+		t.Fatalf("instance disturbed: %+v", a)
+	}
+}

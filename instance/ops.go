@@ -567,9 +567,19 @@ func (m *Manager) Remove(ctx context.Context, name string, opts RemoveOptions) e
 		return err
 	}
 	defer unlock()
-	if _, err := readState(m.layout, name); err != nil {
+	cur, err := readState(m.layout, name)
+	if err != nil {
 		m.cleanupEmpty(name)
 		return err
+	}
+	// Removal rolls forward once begun: refuse a wrong database server
+	// before anything is stopped.
+	if cur.Database != "" && cur.DatabaseServer != "" {
+		if id, err := m.serverID(); err != nil {
+			return err
+		} else if id != cur.DatabaseServer {
+			return fmt.Errorf("instance %s: %w: it is on %s, this command uses %s (pass the --database-url it was created with)", name, ErrOtherServer, cur.DatabaseServer, id)
+		}
 	}
 	params := map[string]string{}
 	if st, err := readState(m.layout, name); err == nil {

@@ -31,6 +31,9 @@ type State struct {
 	// Database is the instance's database, "" when the spec has none.
 	Database string `toml:"database,omitempty" json:"database,omitempty"`
 	Role     string `toml:"role,omitempty" json:"role,omitempty"`
+	// DatabaseServer is where the database is: "embedded" (ROOT/postgres)
+	// or the host:port of the --database-url it was created with.
+	DatabaseServer string `toml:"database_server,omitempty" json:"database_server,omitempty"`
 
 	// Ports holds the port of each listening service, allocated once.
 	Ports map[string]int `toml:"ports" json:"ports"`

@@ -88,7 +88,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue), errors.Is(err, instance.ErrInvalidSpec), errors.Is(err, instance.ErrInvalidName), isCobraUsage(err):
+	case errors.As(err, &ue), errors.Is(err, instance.ErrInvalidSpec), errors.Is(err, instance.ErrInvalidName), errors.Is(err, instance.ErrOtherServer), isCobraUsage(err):
 		return exitUsage
 	case errors.Is(err, instance.ErrLocked), errors.Is(err, instance.ErrExists):
 		return exitConflict
