@@ -20,13 +20,15 @@
 //	deploykit logs NAME [COMPONENT]
 //	deploykit remove NAME --yes
 //	deploykit doctor
+//	deploykit shutdown                          stop the root's embedded PostgreSQL cluster
 //	global: --root DIR, --services auto|systemd|supervise, --database-url URL, --json, -v
 //
 // Exit codes:
 //
 //	0  success
 //	1  the operation failed (an upgrade that fails is rolled back first)
-//	2  usage: bad flags or arguments, an invalid spec or instance name
+//	2  usage: bad flags or arguments, an invalid spec or instance name,
+//	   a --database-url other than the one the instance was created with
 //	3  not found: no such instance, release, component or file
 //	4  conflict: the instance is locked by another operation, or exists
 //
