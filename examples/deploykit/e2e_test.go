@@ -443,3 +443,45 @@ listen = true
 	c.ok("restart", name)
 	httpGet(t, s.Ports["web"])
 }
+
+// TestCLILockSyncInstall drives the packaging commands on the real
+// wheelhouse: lock, venv, sync (exactly the lock), install (pip-like:
+// what is installed and fits is kept), and a conflict explained with
+// exit 1.
+func TestCLILockSyncInstall(t *testing.T) {
+	py := testenv.SystemPython(t)
+	wh := testenv.GetWheelhouse(t)
+	dir := t.TempDir()
+	c := &cli{t: t, root: filepath.Join(dir, "root"), env: []string{"DEPLOYKIT_ROOT="}}
+	lockPath := filepath.Join(dir, "pylock.toml")
+	v := filepath.Join(dir, "venv")
+	c.ok("lock", "django>=3.2,<4", "--no-index", "-f", wh.Dir, "--python", py.Path, "-o", lockPath)
+	b, err := os.ReadFile(lockPath)
+	if err != nil || !strings.Contains(string(b), "name = 'django'") || !strings.Contains(string(b), "sha256 = ") {
+		t.Fatalf("lock: %v\n%s", err, b)
+	}
+	c.ok("venv", v, "--python", py.Path)
+	if so := c.ok("sync", "--venv", v, lockPath); !strings.Contains(so, "4 installed") {
+		t.Fatalf("sync: %s", so)
+	}
+	if so := c.ok("sync", "--venv", v, lockPath); !strings.Contains(so, "0 installed, 0 removed, 4 unchanged") {
+		t.Fatalf("second sync: %s", so)
+	}
+	if so := c.ok("install", "--venv", v, "djangorestframework", "--no-index", "-f", wh.Dir); strings.TrimSpace(so) != "Successfully installed djangorestframework-3.14.0" {
+		t.Fatalf("install: %s", so)
+	}
+	if so := c.ok("install", "--venv", v, "django", "--no-index", "-f", wh.Dir); !strings.Contains(so, "already satisfied") {
+		t.Fatalf("install of what is there: %s", so)
+	}
+	out, err := exec.Command(filepath.Join(v, "bin", "python"), "-c", "import django, rest_framework; print(django.__version__)").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "3.2.") {
+		t.Fatalf("venv: %v %s", err, out)
+	}
+	// sync removes what the lock does not name.
+	if so := c.ok("sync", "--venv", v, lockPath); !strings.Contains(so, "1 removed") {
+		t.Fatalf("sync after install: %s", so)
+	}
+	if se := c.code(exitFailure, "lock", "django>=5", "--no-index", "-f", wh.Dir, "--python", py.Path); !strings.Contains(se, "Because") {
+		t.Fatalf("conflict report: %s", se)
+	}
+}

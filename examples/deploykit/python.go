@@ -245,13 +245,36 @@ make a venv hold exactly a lock.`,
 				return err
 			}
 			defer rs.Close()
-			locked, err := rs.Resolve(ctx, reqs, instance.LockOptions{Logger: a.logger()})
+			// As pip does, installed versions that still fit are kept:
+			// they are the resolver's preferences.
+			have, err := v.Installed(ctx)
 			if err != nil {
 				return err
 			}
+			prev := &lock.Lock{}
+			for _, d := range have {
+				prev.Packages = append(prev.Packages, lock.Package{Name: d.Name, Version: d.Version})
+			}
+			locked, err := rs.Resolve(ctx, reqs, instance.LockOptions{Previous: prev, Logger: a.logger()})
+			if err != nil {
+				return err
+			}
+			haveVersion := map[string]string{}
+			for _, d := range have {
+				haveVersion[requirements.NormalizeName(d.Name)] = d.Version
+			}
 			var wheels []venv.Wheel
 			for _, d := range locked.Dists {
+				if haveVersion[requirements.NormalizeName(d.Name)] == d.Version && d.DirectURL == nil {
+					continue // already satisfied, as pip says
+				}
 				wheels = append(wheels, venv.Wheel{Path: d.Wheel, SHA256: d.SHA256, DirectURL: d.DirectURL, Requested: d.Requested})
+			}
+			if len(wheels) == 0 {
+				if !a.json {
+					fmt.Fprintln(a.stdout, "Requirements already satisfied")
+				}
+				return nil
 			}
 			cache, err := venv.OpenCache(a.cacheDir(&src), venv.CacheOptions{Logger: a.logger()})
 			if err != nil {
