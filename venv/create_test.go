@@ -195,3 +195,44 @@ func TestInspectCachesByStamp(t *testing.T) {
 		t.Fatalf("facts: %+v", a)
 	}
 }
+
+// TestInspectFollowsALauncherToItsInterpreter: pyenv's shims are shell
+// scripts that exec the real interpreter. A venv made from the script
+// would not be a venv (home = the shims dir); Inspect must name the
+// interpreter the launcher ran, and Discover list it once.
+func TestInspectFollowsALauncherToItsInterpreter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	real := testenv.SystemPython(t).Path
+	dir := t.TempDir()
+	shim := filepath.Join(dir, "shims", "python3")
+	if err := os.MkdirAll(filepath.Dir(shim), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shim, []byte("#!/bin/sh\nexec "+real+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	py, err := Inspect(ctx, shim, InspectOptions{CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if py.Path != real {
+		t.Fatalf("Inspect(launcher).Path = %s, want the interpreter it runs, %s", py.Path, real)
+	}
+	v := filepath.Join(dir, "v")
+	if _, err := Create(ctx, v, py, CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(v, "bin", "python"), "-c", "import sys; print(sys.prefix != sys.base_prefix)").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "True" {
+		t.Fatalf("venv made through a launcher is not a venv: %q %v", out, err)
+	}
+	cands, err := Discover(ctx, DiscoverOptions{Paths: []string{shim, real}, OnlyPaths: true, CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cands) != 1 || cands[0].Interpreter == nil || cands[0].Interpreter.Path != real {
+		t.Fatalf("Discover(launcher, interpreter) = %+v, want the interpreter once", cands)
+	}
+}

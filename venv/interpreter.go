@@ -141,6 +141,8 @@ type InspectOptions struct {
 	// interpreter is run once until it changes. Typically ROOT/cache.
 	// Empty: the interpreter is run every time.
 	CacheDir string
+
+	depth int // launcher hops followed (one at most)
 }
 
 // Inspect runs the interpreter at path once (or reads its cached facts)
@@ -191,6 +193,18 @@ func Inspect(ctx context.Context, path string, opts InspectOptions) (*Interprete
 	var py Interpreter
 	if err := json.Unmarshal(stdout.Bytes(), &py); err != nil {
 		return nil, &InterpreterError{Path: abs, Err: fmt.Errorf("reading its facts: %w", err)}
+	}
+	// A launcher — pyenv's shims are shell scripts that exec whichever
+	// Python `pyenv global` names — is not the interpreter: a venv made
+	// from it would link to the script (home = …/shims, and no venv at all
+	// in Python's eyes). Inspect the executable it ran instead. Its answer
+	// is not cached under the launcher, whose target can change while the
+	// script itself does not.
+	if py.Executable != "" && filepath.IsAbs(py.Executable) && opts.depth == 0 {
+		if exe, err := filepath.EvalSymlinks(py.Executable); err == nil && exe != real {
+			opts.depth++
+			return Inspect(ctx, py.Executable, opts)
+		}
 	}
 	py.Path, py.RealPath = abs, real
 	if cacheFile != "" {
@@ -324,7 +338,20 @@ func Discover(ctx context.Context, opts DiscoverOptions) ([]Candidate, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return cands, nil
+	// A launcher resolves to an interpreter found on its own too: list
+	// each interpreter once.
+	out := cands[:0]
+	found := map[string]bool{}
+	for _, c := range cands {
+		if c.Interpreter != nil {
+			if found[c.Interpreter.RealPath] {
+				continue
+			}
+			found[c.Interpreter.RealPath] = true
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // Find discovers interpreters and returns the newest one whose version
