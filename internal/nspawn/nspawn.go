@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/deploykit/deploykit/internal/procgroup"
 )
 
 // Suite is the Debian release the root file system is made of.
@@ -250,13 +252,7 @@ func (c *Container) Command(ctx context.Context, argv ...string) *exec.Cmd {
 	// nsenter forks into the container's pid namespace and does not pass
 	// signals on: cancel kills the whole process group (nsenter and the
 	// program inside), or the program would outlive its context.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		if cmd.Process == nil {
-			return nil
-		}
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
+	procgroup.KillOnCancel(cmd)
 	cmd.WaitDelay = time.Second
 	return cmd
 }

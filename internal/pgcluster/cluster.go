@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/deploykit/deploykit/internal/atomicfile"
+	"github.com/deploykit/deploykit/internal/procgroup"
 )
 
 // Sentinel errors; test with errors.Is.
@@ -565,13 +566,12 @@ func (c *Cluster) command(ctx context.Context, name string, args ...string) *exe
 	// bootstrap backend must not outlive a cancelled initdb and write
 	// into a directory the next attempt is recreating. (The postmaster
 	// started by pg_ctl makes its own session and is not affected.)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if c.owner != nil {
-		cmd.SysProcAttr.Credential = &syscall.Credential{
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{
 			Uid: uint32(c.owner.UID), Gid: uint32(c.owner.GID), Groups: []uint32{},
-		}
+		}}
 	}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	procgroup.KillOnCancel(cmd)
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }

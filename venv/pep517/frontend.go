@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/deploykit/deploykit/internal/atomicfile"
+	"github.com/deploykit/deploykit/internal/procgroup"
 	"github.com/deploykit/deploykit/requirements/dist"
 	"github.com/deploykit/deploykit/venv"
 )
@@ -375,7 +376,9 @@ func (h *hookCaller) call(ctx context.Context, hook string, kwargs map[string]an
 	cmd.Env = buildEnv(h.env)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
-	killTree(cmd)
+	// Cancellation stops the hook and everything it started (compilers,
+	// setup.py subprocesses), not only the interpreter.
+	procgroup.KillOnCancel(cmd)
 	start := time.Now()
 	runErr := cmd.Run()
 	h.f.opts.Logger.Debug("hook", "hook", hook, "elapsed", time.Since(start), "err", runErr)
