@@ -96,22 +96,15 @@ func (a *Account) Secure(ctx context.Context, t Tree) error {
 
 // fixTop sets one path (not followed if a symlink: then it is an error).
 func fixTop(path string, uid, gid int, mode uint32) error {
-	fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	if err != nil {
-		return &os.PathError{Op: "open", Path: path, Err: err}
+	fd, st, err := openNoFollow(unix.AT_FDCWD, path, path)
+	if fd < 0 || err != nil {
+		return err
 	}
 	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return &os.PathError{Op: "stat", Path: path, Err: err}
-	}
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 		return fmt.Errorf("account: %s is a symlink; refusing to follow it", path)
 	}
-	return apply(fd, path, &st, uid, gid, mode)
+	return apply(fd, path, st, uid, gid, mode)
 }
 
 // apply sets owner and mode on an O_PATH (or ordinary) descriptor: chown
@@ -201,23 +194,36 @@ func walkDir(ctx context.Context, fd int, path string, top bool, decide func(int
 }
 
 func walkLeaf(dirfd int, name, path string, decide func(int, *unix.Stat_t, bool) (int, int, uint32)) error {
-	fd, err := unix.Openat(dirfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	if err != nil {
-		return &os.PathError{Op: "open", Path: path, Err: err}
+	fd, st, err := openNoFollow(dirfd, name, path)
+	if fd < 0 || err != nil {
+		return err
 	}
 	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return &os.PathError{Op: "stat", Path: path, Err: err}
-	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		// Became a directory after the listing: leave it for the next run
 		// rather than descend through an O_PATH descriptor.
 		return nil
 	}
-	uid, gid, mode := decide(fd, &st, false)
-	return apply(fd, path, &st, uid, gid, mode)
+	uid, gid, mode := decide(fd, st, false)
+	return apply(fd, path, st, uid, gid, mode)
+}
+
+// openNoFollow opens name (relative to dirfd; path is its full name for
+// errors) as an O_PATH descriptor without following a final symlink, and
+// stats what it got. A missing name gives fd -1 and no error: it vanished
+// since it was listed, or was never there, and is skipped.
+func openNoFollow(dirfd int, name, path string) (int, *unix.Stat_t, error) {
+	fd, err := unix.Openat(dirfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return -1, nil, nil
+	}
+	if err != nil {
+		return -1, nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, nil, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	return fd, &st, nil
 }
