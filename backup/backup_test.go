@@ -23,9 +23,10 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // instanceDB is one instance's role and database on the test server.
 type instanceDB struct {
-	srv  *pgtest.Server
-	role string
-	name string
+	srv       *pgtest.Server
+	role      string
+	name      string
+	reporting string // a third role granted read access to part of the app
 }
 
 func (i instanceDB) restoreTarget() *Database {
@@ -68,6 +69,16 @@ func newInstanceDB(t *testing.T, srv *pgtest.Server, fill bool) instanceDB {
 	if !fill {
 		return i
 	}
+	i.reporting = pgtest.RandomName("rep")
+	mustExec(t, admin, "CREATE ROLE "+i.reporting)
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, srv.URL)
+		if err == nil {
+			defer c.Close(ctx)
+			c.Exec(ctx, "DROP OWNED BY "+i.reporting)
+			c.Exec(ctx, "DROP ROLE IF EXISTS "+i.reporting)
+		}
+	})
 	conn := i.connect(t)
 	mustExec(t, conn, "CREATE EXTENSION pgcrypto") // trusted: the owner may
 	mustExec(t, conn, "SET ROLE "+i.role)
@@ -91,6 +102,8 @@ INSERT INTO app.orders (customer, amount, note)
   SELECT 1 + g % 3000, (g % 500) + 0.25, CASE WHEN g % 7 = 0 THEN NULL ELSE repeat('note ', g % 20) END
   FROM generate_series(1, 20000) g;
 INSERT INTO public."Odd ""name""" VALUES ('a b', ARRAY[1,2]), (NULL, NULL);
+GRANT USAGE ON SCHEMA app TO `+i.reporting+`;
+GRANT SELECT ON app.orders, app.big_orders TO `+i.reporting+`;
 `)
 	return i
 }
@@ -200,6 +213,21 @@ UNION ALL SELECT 'setting lost' WHERE NOT EXISTS (SELECT 1 FROM pg_db_role_setti
 	}
 	mustExec(t, conn, "INSERT INTO app.orders (customer, amount) VALUES (1, 1)")
 	mustExec(t, conn, "RESET ROLE")
+}
+
+// checkReportingGrants checks that rep can read app.orders and the view,
+// and nothing else, in database i.
+func checkReportingGrants(t *testing.T, i instanceDB, rep string) {
+	t.Helper()
+	var orders, view, customer, usage bool
+	if err := i.connect(t).QueryRow(context.Background(), `SELECT has_table_privilege($1, 'app.orders', 'SELECT'),
+		has_table_privilege($1, 'app.big_orders', 'SELECT'), has_table_privilege($1, 'app.customer', 'SELECT'),
+		has_schema_privilege($1, 'app', 'USAGE')`, rep).Scan(&orders, &view, &customer, &usage); err != nil {
+		t.Fatal(err)
+	}
+	if !orders || !view || customer || !usage {
+		t.Fatalf("grants to %s in %s: orders %v view %v customer %v schema usage %v", rep, i.name, orders, view, customer, usage)
+	}
 }
 
 // makeTree creates a data directory with nested files, modes and links.
@@ -314,6 +342,7 @@ func TestRoundTripRestoresRowsFilesAndGrants(t *testing.T) {
 		t.Errorf("files differ after restore:\n%s\nwant\n%s", got, tree)
 	}
 	checkOwnership(t, a, b.role)
+	checkReportingGrants(t, a, a.reporting)
 	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(data), ".data.dk-restore-*")); len(m) != 0 {
 		t.Errorf("staging left behind: %v", m)
 	}
@@ -338,6 +367,7 @@ func TestRoundTripRestoresRowsFilesAndGrants(t *testing.T) {
 		}
 	}
 	checkOwnership(t, b, a.role)
+	checkReportingGrants(t, b, a.reporting) // the third role exists on this server
 	if got := treeOf(t, bdata); got != tree {
 		t.Errorf("B's files differ:\n%s\nwant\n%s", got, tree)
 	}

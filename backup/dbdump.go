@@ -26,7 +26,39 @@ type Catalog struct {
 	Tables     []Table     `json:"tables"`
 	Sequences  []Sequence  `json:"sequences,omitempty"`
 	Extensions []Extension `json:"extensions,omitempty"`
+	// Owner is the source database's owner; Grants are the privileges on
+	// tables, views, sequences and schemas held by roles other than the
+	// object's owner (grants to Owner are remapped to the target's owner).
+	Owner  string  `json:"owner,omitempty"`
+	Grants []Grant `json:"grants,omitempty"`
 }
+
+// Grant is one privilege on one object. Role "" is PUBLIC.
+type Grant struct {
+	Kind      string `json:"kind"` // "TABLE" (also views, sequences) or "SCHEMA"
+	Schema    string `json:"schema"`
+	Name      string `json:"name,omitempty"`
+	Role      string `json:"role"`
+	Privilege string `json:"privilege"`
+	Grantable bool   `json:"grantable,omitempty"`
+}
+
+const grantsSQL = `
+SELECT 'TABLE', n.nspname::text, c.relname::text, coalesce(r.rolname::text, ''), a.privilege_type, a.is_grantable
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
+  LEFT JOIN pg_roles r ON r.oid = a.grantee
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND a.grantee <> c.relowner
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_class'::regclass
+                  AND dep.objid = c.oid AND dep.deptype = 'e')
+UNION ALL
+SELECT 'SCHEMA', n.nspname::text, '', coalesce(r.rolname::text, ''), a.privilege_type, a.is_grantable
+FROM pg_namespace n, aclexplode(n.nspacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+WHERE a.grantee <> n.nspowner AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'public')
+  AND n.nspname NOT LIKE 'pg\_%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_namespace'::regclass
+                  AND dep.objid = n.oid AND dep.deptype = 'e')
+ORDER BY 1, 2, 3, 4, 5`
 
 // Extension is an installed extension and its schema.
 type Extension struct {
@@ -192,6 +224,19 @@ func (d *dumper) begin(ctx context.Context) error {
 	if d.catalog.Extensions, err = pgx.CollectRows(erows, func(r pgx.CollectableRow) (Extension, error) {
 		var e Extension
 		return e, r.Scan(&e.Name, &e.Schema)
+	}); err != nil {
+		return fail(err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = current_database()").Scan(&d.catalog.Owner); err != nil {
+		return fail(err)
+	}
+	grows, err := conn.Query(ctx, grantsSQL)
+	if err != nil {
+		return fail(err)
+	}
+	if d.catalog.Grants, err = pgx.CollectRows(grows, func(r pgx.CollectableRow) (Grant, error) {
+		var g Grant
+		return g, r.Scan(&g.Kind, &g.Schema, &g.Name, &g.Role, &g.Privilege, &g.Grantable)
 	}); err != nil {
 		return fail(err)
 	}

@@ -334,6 +334,9 @@ func (l *dbLoader) finish(ctx context.Context, want []int64) error {
 		return err
 	}
 	defer conn.Close(context.Background())
+	if err := l.grant(ctx); err != nil {
+		return err
+	}
 	for _, s := range l.catalog.Sequences {
 		if _, err := conn.Exec(ctx, "SELECT pg_catalog.setval($1::regclass, $2, $3)", ident(s.Schema, s.Name), s.LastValue, s.IsCalled); err != nil {
 			return l.fail(fmt.Errorf("sequence %s.%s: %w", s.Schema, s.Name, err))
@@ -355,6 +358,76 @@ func (l *dbLoader) finish(ctx context.Context, want []int64) error {
 	}
 	return nil
 }
+
+// grant re-applies the archive's grants to roles other than the owners:
+// to roles that exist on the target server only (roles are global and are
+// not dumped; a missing one is logged and skipped). Grants to the source
+// database's owner become grants to the target's owner, which owns
+// everything already. Run as the owner, who may grant on what it owns.
+func (l *dbLoader) grant(ctx context.Context) error {
+	if len(l.catalog.Grants) == 0 {
+		return nil
+	}
+	conn, err := connect(ctx, l.loadConnString(), l.tmpName)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if l.db.OwnerConnString == "" {
+		if _, err := conn.Exec(ctx, "SET ROLE "+ident(l.db.Owner)); err != nil {
+			return l.fail(err)
+		}
+	}
+	exists := map[string]bool{}
+	for _, g := range l.catalog.Grants {
+		if g.Role == "" || g.Role == l.catalog.Owner || g.Role == l.db.Owner {
+			continue
+		}
+		ok, seen := exists[g.Role]
+		if !seen {
+			if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", g.Role).Scan(&ok); err != nil {
+				return l.fail(err)
+			}
+			exists[g.Role] = ok
+			if !ok {
+				l.log.Warn("backup: a role the archive grants privileges to does not exist here; skipped", "role", g.Role)
+			}
+		}
+		if !ok {
+			continue
+		}
+		if !validPrivilege[g.Privilege] || (g.Kind != "TABLE" && g.Kind != "SCHEMA") {
+			return l.fail(fmt.Errorf("%w: grant %q on %s", ErrLayout, g.Privilege, g.Kind))
+		}
+		obj := "SCHEMA " + ident(g.Schema)
+		if g.Kind == "TABLE" {
+			obj = "TABLE " + ident(g.Schema, g.Name)
+		}
+		sql := "GRANT " + g.Privilege + " ON " + obj + " TO " + ident(g.Role)
+		if g.Grantable {
+			sql += " WITH GRANT OPTION"
+		}
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return l.fail(fmt.Errorf("%s: %w", sql, err))
+		}
+	}
+	for _, g := range l.catalog.Grants { // PUBLIC grants need no role lookup
+		if g.Role != "" || !validPrivilege[g.Privilege] || (g.Kind != "TABLE" && g.Kind != "SCHEMA") {
+			continue
+		}
+		obj := "SCHEMA " + ident(g.Schema)
+		if g.Kind == "TABLE" {
+			obj = "TABLE " + ident(g.Schema, g.Name)
+		}
+		if _, err := conn.Exec(ctx, "GRANT "+g.Privilege+" ON "+obj+" TO PUBLIC"); err != nil {
+			return l.fail(err)
+		}
+	}
+	return nil
+}
+
+var validPrivilege = map[string]bool{"SELECT": true, "INSERT": true, "UPDATE": true, "DELETE": true, "TRUNCATE": true,
+	"REFERENCES": true, "TRIGGER": true, "USAGE": true, "CREATE": true}
 
 // swap replaces the target database by the restored one: settings and ACL
 // of the old database are carried over, then both renames happen in one
