@@ -43,9 +43,13 @@
 // after the whole archive verified (seal included) is the old database
 // renamed away and the new one renamed in, in one transaction, and the old
 // one dropped. The target keeps its own roles and passwords (roles are never
-// dumped), its database-level settings and its database ACL. GRANTs inside
-// the source database to other roles are not carried: roles are global to
-// a server and the target server need not have them.
+// dumped), its database-level settings and its database ACL. GRANTs on
+// tables, views, sequences and schemas to third roles (say, a reporting
+// role) are recorded in the catalog and re-applied for the roles that exist
+// on the target server (roles are global to a server; missing ones are
+// logged and skipped); grants to the source's owner become the target
+// owner's by ownership. Column-level and function privileges are not
+// carried.
 //
 // Sequence values are read right after the snapshot is taken; sequences
 // are not transactional, so, as with pg_dump, a value may be ahead of the
