@@ -9,7 +9,7 @@
 //
 //	deploykit/manifest.json   archive.Manifest (instance, spec, release, lock, server version)
 //	files/NAME/...            each captured directory (Options.Dirs), in lexical order
-//	db/catalog.json           tables (name, columns), sequence values, extensions
+//	db/catalog.json           tables (name, columns), sequence values, extensions, grants
 //	db/schema/NNNNNN          pg_dump --format=custom --schema-only, in chunks
 //	db/data/T/NNNNNN          rows of table T (index into the catalog) in COPY text
 //	                          format, whole rows only, at most ChunkSize bytes each
