@@ -32,7 +32,9 @@
 //     candidate is yanked and a specifier pins with == (not a wildcard) or
 //     ===;
 //   - Options.Preferences (an existing lock) are tried first, except for
-//     Options.UpgradePackages.
+//     Options.UpgradePackages;
+//   - Options.PreferBinary (pip's --prefer-binary) tries versions with a
+//     wheel for the target before newer sdist-only versions.
 //
 // IndexProvider adapts requirements/index (wheel tags of the target,
 // data-requires-python, hash-checking mode, direct references);

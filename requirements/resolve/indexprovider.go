@@ -160,6 +160,9 @@ func (p *IndexProvider) Versions(ctx context.Context, name string) ([]Candidate,
 			if !g.files[i].Yanked {
 				yanked = false
 			}
+			if g.files[i].IsWheel() {
+				c.Wheel = true
+			}
 		}
 		c.Yanked = yanked
 		c.Ref = rel

@@ -16,6 +16,8 @@ type Input struct {
 	// IndexProvider.Hashes.
 	Hashes map[string][]string
 	Pre    bool
+	// PreferBinary is the file's --prefer-binary (Options.PreferBinary).
+	PreferBinary bool
 	// Format is the file's --no-binary / --only-binary.
 	Format FormatControl
 	// Sources holds the file's source options (-i, --extra-index-url, -f,
@@ -27,7 +29,7 @@ type Input struct {
 // Unnamed entries (a bare path or URL without #egg=) are an error naming
 // the file and line: their name is needed before resolving.
 func InputFromFile(f *requirements.File) (*Input, error) {
-	in := &Input{Editable: map[string]bool{}, Hashes: map[string][]string{}, Pre: f.Pre,
+	in := &Input{Editable: map[string]bool{}, Hashes: map[string][]string{}, Pre: f.Pre, PreferBinary: f.PreferBinary,
 		Format: FormatControl{NoBinary: f.NoBinary, OnlyBinary: f.OnlyBinary}}
 	in.Sources = index.Options{
 		IndexURL:       f.IndexURL,

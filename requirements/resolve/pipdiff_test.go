@@ -47,6 +47,11 @@ var synthDists = []synthDist{
 	{name: "dk-cy2", version: "1.0", deps: []string{"dk-cy1>=1"}},
 	{name: "dk-web", version: "1.0", deps: []string{"Django>=3,<4", "dk-e[all]", "gunicorn"}},
 	{name: "dk-old", version: "1.0", deps: []string{"Django<3"}},
+	// dk-sd: the newest version is an sdist only (--prefer-binary).
+	{name: "dk-sd", version: "1.0"},
+	{name: "dk-sd", version: "1.5"},
+	{name: "dk-sd", version: "2.0", sdist: true},
+	{name: "dk-sdp", version: "1.0", deps: []string{"dk-sd>=1.5"}},
 }
 
 type scenario struct {
@@ -54,6 +59,10 @@ type scenario struct {
 	reqs        []string
 	constraints []string
 	pre         bool
+	// preferBinary is pip's --prefer-binary. Without it pip would build
+	// dk-sd 2.0's sdist (setuptools from an index we do not have): the
+	// plain cases are in TestPreferBinary.
+	preferBinary bool
 }
 
 var scenarios = []scenario{
@@ -91,6 +100,8 @@ var scenarios = []scenario{
 	{name: "celery-stack", reqs: []string{"django-celery-beat", "djangorestframework", "django-filter", "django-cors-headers"}},
 	{name: "missing-extra-dep", reqs: []string{"django-redis[hiredis]"}},
 	{name: "missing-project", reqs: []string{"dk-nonexistent"}},
+	{name: "prefer-binary", reqs: []string{"dk-sd"}, preferBinary: true},
+	{name: "prefer-binary-dep", reqs: []string{"dk-sdp", "dk-c"}, preferBinary: true},
 }
 
 // pipResolve runs pip's resolver (install --dry-run --report) and returns
@@ -104,6 +115,9 @@ func pipResolve(t *testing.T, python string, sc scenario, indexes []string, dir 
 	}
 	if sc.pre {
 		args = append(args, "--pre")
+	}
+	if sc.preferBinary {
+		args = append(args, "--prefer-binary")
 	}
 	if len(sc.constraints) > 0 {
 		c := filepath.Join(dir, "constraints.txt")
@@ -149,7 +163,7 @@ func TestDifferentialAgainstPip(t *testing.T) {
 func TestDifferentialAgainstPip24(t *testing.T) {
 	var sub []scenario
 	for _, sc := range scenarios {
-		if strings.HasPrefix(sc.name, "pre-") || strings.HasPrefix(sc.name, "yanked-") || sc.name == "backtrack" || sc.name == "self-extra" {
+		if strings.HasPrefix(sc.name, "pre-") || strings.HasPrefix(sc.name, "yanked-") || sc.name == "backtrack" || sc.name == "self-extra" || sc.preferBinary {
 			sub = append(sub, sc)
 		}
 	}
@@ -177,7 +191,7 @@ func differential(t *testing.T, py testenv.Python, scenarios []scenario) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			want, pipOK, pipOut := pipResolve(t, py.Path, sc, indexes, t.TempDir())
-			opts := Options{Environment: tg.Environment, Pre: sc.pre, Constraints: reqs(t, sc.constraints...)}
+			opts := Options{Environment: tg.Environment, Pre: sc.pre, PreferBinary: sc.preferBinary, Constraints: reqs(t, sc.constraints...)}
 			res, err := Resolve(context.Background(), p, reqs(t, sc.reqs...), opts)
 			var ns *NoSolutionError
 			switch {

@@ -17,6 +17,13 @@ type Candidate struct {
 	// RequiresPython is the index's data-requires-python ("" when not
 	// given), checked before any metadata is fetched.
 	RequiresPython string
+	// Wheel says that a wheel of this version can be installed on the
+	// target (not only an sdist); Options.PreferBinary ranks such
+	// versions first.
+	Wheel bool
+	// URL is the direct reference ("name @ URL") this candidate comes
+	// from; "" for a candidate found on an index. The resolver sets it.
+	URL string
 	// Ref is the provider's own handle (where the files are); the resolver
 	// passes it back unchanged.
 	Ref any

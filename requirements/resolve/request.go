@@ -20,10 +20,12 @@ type Request struct {
 	Roots       []requirements.Requirement
 	Constraints []requirements.Requirement
 	Pre         bool
-	Hashes      map[string][]string // --hash, by normalized name
-	Format      FormatControl       // --no-binary / --only-binary
-	Editable    map[string]bool
-	Sources     index.Options // -i, --extra-index-url, -f, --no-index, cache, builder…
+	// PreferBinary is pip's --prefer-binary (Options.PreferBinary).
+	PreferBinary bool
+	Hashes       map[string][]string // --hash, by normalized name
+	Format       FormatControl       // --no-binary / --only-binary
+	Editable     map[string]bool
+	Sources      index.Options // -i, --extra-index-url, -f, --no-index, cache, builder…
 
 	// Previous is an existing lock whose versions are kept when possible;
 	// Upgrade / UpgradePackages release them.
@@ -60,6 +62,7 @@ func Lock(ctx context.Context, req Request) (*lock.Lock, *Resolution, error) {
 		Environment:     tg.Environment,
 		Constraints:     req.Constraints,
 		Pre:             req.Pre,
+		PreferBinary:    req.PreferBinary,
 		Preferences:     LockPreferences(req.Previous),
 		Upgrade:         req.Upgrade,
 		UpgradePackages: req.UpgradePackages,

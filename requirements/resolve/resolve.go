@@ -27,6 +27,12 @@ type Options struct {
 	// Pre allows pre-releases everywhere (pip's --pre). Without it,
 	// pip 24's rule applies: see the package documentation.
 	Pre bool
+	// PreferBinary is pip's --prefer-binary: a version with a wheel for
+	// the target is tried before any newer version that has only an
+	// sdist (Candidate.Wheel), as pip's CandidateEvaluator ranks them.
+	// It changes the order of the tries, not what is allowed: when no
+	// version with a wheel fits, an sdist-only version is still chosen.
+	PreferBinary bool
 	// Preferences are versions to keep when still possible, usually those
 	// of an existing lock, so that re-locking changes only what it must.
 	Preferences map[string]pep440.Version // by normalized name

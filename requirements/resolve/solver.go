@@ -659,6 +659,19 @@ func (s *solver) step() (pkgID, bool, error) {
 		s.addIncompat(&incompat{terms: []tentry{{p, term{t.set, false}}}, kind: kind})
 		return p, false, nil
 	}
+	if s.opts.PreferBinary {
+		// pip sorts versions with a wheel before sdist-only ones, each
+		// group newest first; a stable partition keeps that order.
+		var wheels, sdists []int
+		for _, k := range keep {
+			if pk.cands[k].Wheel || pk.cands[k].URL != "" {
+				wheels = append(wheels, k)
+			} else {
+				sdists = append(sdists, k)
+			}
+		}
+		keep = append(wheels, sdists...)
+	}
 	idx := keep[0]
 	if pi, ok := s.preferred(p); ok {
 		for _, k := range keep {

@@ -1,8 +1,10 @@
 package resolve
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -26,6 +28,9 @@ type synthDist struct {
 	requiresPython string // in METADATA
 	indexRP        string // data-requires-python ("" = same as requiresPython)
 	yanked         bool
+	// sdist makes a source distribution (static PKG-INFO 2.2, so no
+	// build is needed to read it) instead of a wheel.
+	sdist bool
 }
 
 // buildIndex writes tiny real wheels and a PEP 503 index (with PEP 658
@@ -48,8 +53,13 @@ func buildIndex(t testing.TB, dir string, dists []synthDist) {
 		}
 		distName := strings.ReplaceAll(requirements.NormalizeName(d.name), "-", "_")
 		fn := fmt.Sprintf("%s-%s-%s.whl", distName, d.version, tag)
+		mdVersion := "2.1"
+		if d.sdist {
+			fn = fmt.Sprintf("%s-%s.tar.gz", distName, d.version)
+			mdVersion = "2.2"
+		}
 		var md strings.Builder
-		fmt.Fprintf(&md, "Metadata-Version: 2.1\nName: %s\nVersion: %s\n", d.name, d.version)
+		fmt.Fprintf(&md, "Metadata-Version: %s\nName: %s\nVersion: %s\n", mdVersion, d.name, d.version)
 		if d.requiresPython != "" {
 			fmt.Fprintf(&md, "Requires-Python: %s\n", d.requiresPython)
 		}
@@ -58,6 +68,19 @@ func buildIndex(t testing.TB, dir string, dists []synthDist) {
 		}
 		for _, r := range d.deps {
 			fmt.Fprintf(&md, "Requires-Dist: %s\n", r)
+		}
+		if d.sdist {
+			data := tarGz(t, map[string]string{
+				distName + "-" + d.version + "/PKG-INFO":       md.String(),
+				distName + "-" + d.version + "/pyproject.toml": "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n",
+			})
+			if err := os.WriteFile(filepath.Join(files, fn), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(data)
+			n := requirements.NormalizeName(d.name)
+			byProject[n] = append(byProject[n], entry{file: fn, sha: hex.EncodeToString(sum[:]), rp: d.requiresPython, yanked: d.yanked})
+			continue
 		}
 		info := fmt.Sprintf("%s-%s.dist-info", distName, d.version)
 		members := []struct{ name, body string }{
@@ -114,7 +137,10 @@ func buildIndex(t testing.TB, dir string, dists []synthDist) {
 			if e.yanked {
 				b.WriteString(` data-yanked=""`)
 			}
-			fmt.Fprintf(&b, ` data-core-metadata="sha256=%s">%s</a><br/>`+"\n", e.mdSha, e.file)
+			if e.mdSha != "" {
+				fmt.Fprintf(&b, ` data-core-metadata="sha256=%s"`, e.mdSha)
+			}
+			fmt.Fprintf(&b, `>%s</a><br/>`+"\n", e.file)
 		}
 		b.WriteString("</body></html>\n")
 		pd := filepath.Join(dir, "simple", n)
@@ -125,4 +151,31 @@ func buildIndex(t testing.TB, dir string, dists []synthDist) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// tarGz is a gzipped tar of the given members (sorted, for stable bytes).
+func tarGz(t testing.TB, members map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	names := make([]string, 0, len(members))
+	for n := range members {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		body := members[n]
+		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
