@@ -17,10 +17,12 @@ import (
 // sys_platform, …, and "extra") to their values.
 type Environment map[string]string
 
-// environmentScript prints the marker environment the way packaging's
-// default_environment() computes it. It runs on Python 3.6 and later and
-// imports nothing outside the standard library.
-const environmentScript = `import json, os, platform, sys
+// EnvironmentScript prints the marker environment, as a JSON object, the
+// way packaging's default_environment() computes it. It runs on Python 3.6
+// and later and imports nothing outside the standard library.
+// CurrentEnvironment runs it; venv runs it inside its own interpreter
+// inspection, so both read markers from the same code.
+const EnvironmentScript = `import json, os, platform, sys
 def fv(info):
     v = "%d.%d.%d" % (info.major, info.minor, info.micro)
     if info.releaselevel != "final":
@@ -127,7 +129,7 @@ func queryEnvironment(ctx context.Context, python string) (Environment, error) {
 	defer cancel()
 	// -I: isolated mode, so PYTHONPATH or a stray sitecustomize cannot
 	// change the answer (or print to stdout).
-	cmd := exec.CommandContext(ctx, python, "-I", "-c", environmentScript)
+	cmd := exec.CommandContext(ctx, python, "-I", "-c", EnvironmentScript)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/deploykit/deploykit/internal/atomicfile"
+	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/dist"
 )
 
@@ -29,7 +30,7 @@ var factsScript string
 // factsVersion changes whenever facts.py or the Interpreter fields change,
 // so stale cache files are never read back.
 var factsVersion = func() string {
-	h := sha256.Sum256([]byte(factsScript + dist.TagFactsScript))
+	h := sha256.Sum256([]byte(factsScript + dist.TagFactsScript + requirements.EnvironmentScript))
 	return hex.EncodeToString(h[:8])
 }()
 
@@ -82,8 +83,9 @@ type Interpreter struct {
 
 	FSEncoding string `json:"fs_encoding"`
 
-	// Markers is the PEP 508 marker environment (without "extra"); it
-	// converts directly to requirements.Environment.
+	// Markers is the PEP 508 marker environment (without "extra"), from
+	// requirements.EnvironmentScript run in the same process; it converts
+	// directly to requirements.Environment.
 	Markers map[string]string `json:"markers"`
 
 	// Stamp is the cache key the facts were stored under (path, size,
@@ -176,7 +178,7 @@ func Inspect(ctx context.Context, path string, opts InspectOptions) (*Interprete
 			}
 		}
 	}
-	cmd := exec.CommandContext(ctx, abs, "-I", "-c", factsScript, dist.TagFactsScript)
+	cmd := exec.CommandContext(ctx, abs, "-I", "-c", factsScript, dist.TagFactsScript, requirements.EnvironmentScript)
 	cmd.Env = pythonEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -70,30 +70,27 @@ facts = {
     "pointer_bits": struct.calcsize("P") * 8,
     "libc": libc,
     "fs_encoding": sys.getfilesystemencoding(),
-    "markers": {
-        "implementation_name": impl.name,
-        "implementation_version": impl_version,
-        "os_name": os.name,
-        "platform_machine": platform.machine(),
-        "platform_python_implementation": platform.python_implementation(),
-        "platform_release": platform.release(),
-        "platform_system": platform.system(),
-        "platform_version": platform.version(),
-        "python_full_version": platform.python_version(),
-        "python_version": ".".join(platform.python_version_tuple()[:2]),
-        "sys_platform": sys.platform,
-    },
 }
-if len(sys.argv) > 1:
-    # requirements/dist's tag facts probe, passed as the first argument,
-    # runs in this same process: one interpreter start for all facts.
+
+
+def run_probe(src, name):
+    # Runs another probe program in this same process (one interpreter
+    # start for all facts) and returns the JSON it prints.
     import io
 
     buf, out = io.StringIO(), sys.stdout
     sys.stdout = buf
     try:
-        exec(compile(sys.argv[1], "<tagfacts>", "exec"), {"__name__": "__main__"})
+        exec(compile(src, name, "exec"), {"__name__": "__main__"})
     finally:
         sys.stdout = out
-    facts["tag_facts"] = json.loads(buf.getvalue())
+    return json.loads(buf.getvalue())
+
+
+# requirements/dist's tag facts probe and requirements' marker environment
+# probe are passed as the first and second arguments.
+if len(sys.argv) > 1:
+    facts["tag_facts"] = run_probe(sys.argv[1], "<tagfacts>")
+if len(sys.argv) > 2:
+    facts["markers"] = run_probe(sys.argv[2], "<markers>")
 sys.stdout.write(json.dumps(facts, sort_keys=True))
