@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -459,9 +458,10 @@ func (p *proc) waitReady(ctx context.Context, ch *child, notify *net.UnixConn) e
 				}
 			}
 		}
+		r := services.Readiness{Kind: c.Ready.Kind, Address: addr, Path: c.Ready.Path}
 		go func() {
 			for ctx.Err() == nil {
-				if probe(ctx, c.Ready.Kind, addr, c.Ready.Path) == nil {
+				if services.Probe(ctx, r, time.Second, 2*time.Second) == nil {
 					ready <- nil
 					return
 				}
@@ -489,34 +489,6 @@ func (p *proc) waitReady(ctx context.Context, ch *child, notify *net.UnixConn) e
 	case <-ctx.Done():
 		return fmt.Errorf("%w: not ready (%s) within %v", ErrStartFailed, c.Ready.Kind, timeout)
 	}
-}
-
-func probe(ctx context.Context, kind services.ReadyKind, addr, path string) error {
-	if kind == services.ReadyTCP {
-		d := net.Dialer{Timeout: time.Second}
-		conn, err := d.DialContext(ctx, "tcp", addr)
-		if err == nil {
-			conn.Close()
-		}
-		return err
-	}
-	if path == "" {
-		path = "/"
-	}
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+path, nil)
-	if err != nil {
-		return err
-	}
-	cl := http.Client{Timeout: 2 * time.Second}
-	resp, err := cl.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 500 {
-		return fmt.Errorf("HTTP %d", resp.StatusCode)
-	}
-	return nil
 }
 
 // credential returns the uid/gid to switch to (nil: stay as we are), and

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -379,35 +377,11 @@ func (c *Controller) probe(ctx context.Context, r services.Readiness) error {
 	return Probe(ctx, r)
 }
 
-// Probe runs one readiness check from this process: a TCP connect, or an
-// HTTP GET that must answer below 500.
+// Probe runs one readiness check from this process (services.Probe: a
+// TCP connect, or an HTTP GET that must answer below 500), allowing 2s to
+// connect and 5s for a request.
 func Probe(ctx context.Context, r services.Readiness) error {
-	d := net.Dialer{Timeout: 2 * time.Second}
-	if r.Kind == services.ReadyTCP {
-		conn, err := d.DialContext(ctx, "tcp", r.Address)
-		if err == nil {
-			conn.Close()
-		}
-		return err
-	}
-	path := r.Path
-	if path == "" {
-		path = "/"
-	}
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+r.Address+path, nil)
-	if err != nil {
-		return err
-	}
-	cl := http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
-	resp, err := cl.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 500 {
-		return fmt.Errorf("HTTP %d", resp.StatusCode)
-	}
-	return nil
+	return services.Probe(ctx, r, 2*time.Second, 5*time.Second)
 }
 
 // readReady reads a unit's "# deploykit-ready:" line.
