@@ -33,6 +33,15 @@
 //     ===;
 //   - Options.Preferences (an existing lock) are tried first, except for
 //     Options.UpgradePackages;
+//   - a direct reference ("name @ URL", from the roots or from any
+//     dependency's metadata) wins over the indexes: while a requirer by
+//     URL is part of the solution, the project is that URL's
+//     distribution (requirements by name must accept its version), and
+//     two different URLs for one project are a conflict explained with
+//     both requirers. A URL first met after the project's candidates
+//     were fixed restarts the resolution with it known (provider answers
+//     are cached). A known URL is not offered to requirements by name
+//     alone, as pip does not, unless nothing else is left;
 //   - Options.PreferBinary (pip's --prefer-binary) tries versions with a
 //     wheel for the target before newer sdist-only versions.
 //

@@ -251,6 +251,9 @@ func (s *solver) available(p pkgID) string {
 	cands := s.pkgs[p].cands
 	var vs []string
 	for i := len(cands) - 1; i >= 0 && len(vs) < 8; i-- {
+		if cands[i].URL != "" {
+			continue
+		}
 		vs = append(vs, cands[i].Version.String())
 	}
 	if len(cands) > 8 {
@@ -259,18 +262,38 @@ func (s *solver) available(p pkgID) string {
 	return strings.Join(vs, ", ")
 }
 
-// setString writes a set of candidates as ranges over the known versions.
+// setString writes a set of candidates as ranges over the known versions;
+// a direct reference is written "@ URL".
 func (s *solver) setString(p pkgID, set vset) string {
 	cands := s.pkgs[p].cands
-	n := len(cands)
-	idx := set.indexes()
-	if len(idx) == 0 {
+	all := set.indexes()
+	if len(all) == 0 {
 		return "(no version)"
 	}
-	if len(idx) == 1 {
+	if len(all) == len(cands) && len(cands) > 1 {
+		return "(any version)"
+	}
+	// Direct references come after the index's versions.
+	n := len(cands)
+	for n > 0 && cands[n-1].URL != "" {
+		n--
+	}
+	var idx []int
+	var direct []string
+	for _, i := range all {
+		if cands[i].URL != "" {
+			direct = append(direct, "@ "+cands[i].URL)
+		} else {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return strings.Join(direct, " or ")
+	}
+	if len(idx) == 1 && len(direct) == 0 {
 		return cands[idx[0]].Version.String()
 	}
-	if len(idx) == n {
+	if len(idx) == n && len(direct) == 0 {
 		return "(any version)"
 	}
 	// Runs of consecutive indexes; index 0 is the newest.
@@ -298,9 +321,9 @@ func (s *solver) setString(p pkgID, set vset) string {
 		}
 	}
 	if len(parts) > 4 {
-		return fmt.Sprintf("(%d of its %d versions)", len(idx), n)
+		parts = []string{fmt.Sprintf("(%d of its %d versions)", len(idx), n)}
 	}
-	return strings.Join(parts, " or ")
+	return strings.Join(append(parts, direct...), " or ")
 }
 
 // searched names the provider's sources, when it can list them.

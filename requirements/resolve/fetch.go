@@ -22,7 +22,7 @@ type fetcher struct {
 	inflight sync.WaitGroup
 }
 
-type metaKey struct{ name, version string }
+type metaKey struct{ name, version, url string }
 
 type future[T any] struct {
 	done    chan struct{}
@@ -102,7 +102,7 @@ func (f *fetcher) versions(ctx context.Context, name string) ([]Candidate, error
 }
 
 func (f *fetcher) prefetchMetadata(ctx context.Context, c Candidate) *future[*Metadata] {
-	return start(f, f.meta, metaKey{c.Name, c.Version.String()}, func() (*Metadata, error) {
+	return start(f, f.meta, metaKey{c.Name, c.Version.String(), c.URL}, func() (*Metadata, error) {
 		return f.p.Metadata(ctx, c)
 	})
 }
@@ -113,7 +113,9 @@ func (f *fetcher) metadata(ctx context.Context, c Candidate) (*Metadata, error) 
 
 func (f *fetcher) direct(ctx context.Context, dp DirectProvider, r requirements.Requirement) (Candidate, error) {
 	return wait(ctx, start(f, f.directs, r.URL, func() (Candidate, error) {
-		return dp.Direct(ctx, r)
+		c, err := dp.Direct(ctx, r)
+		c.URL = r.URL
+		return c, err
 	}))
 }
 
@@ -135,7 +137,7 @@ func sortCandidates(cs []Candidate) []Candidate {
 // cachedMetadata returns metadata already fetched, without fetching.
 func (f *fetcher) cachedMetadata(c Candidate) (*Metadata, bool) {
 	f.mu.Lock()
-	fu := f.meta[metaKey{c.Name, c.Version.String()}]
+	fu := f.meta[metaKey{c.Name, c.Version.String(), c.URL}]
 	f.mu.Unlock()
 	if fu == nil {
 		return nil, false

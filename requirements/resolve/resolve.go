@@ -156,16 +156,7 @@ func Resolve(ctx context.Context, p Provider, roots []requirements.Requirement, 
 	defer f.inflight.Wait()
 	defer cancel()
 
-	s := &solver{
-		ctx: ctx, opts: &opts, f: f, log: log,
-		ids:         map[string]pkgID{},
-		python:      python,
-		constraints: map[string][]requirements.Requirement{},
-		upgrade:     map[string]bool{},
-		warned:      map[string]bool{},
-		deps:        map[pkgID][]pkgID{},
-		depSeen:     map[depKey]*incompat{},
-	}
+	var constraints = map[string][]requirements.Requirement{}
 	for _, c := range opts.Constraints {
 		if c.Marker != nil {
 			ok, err := c.Marker.Evaluate(opts.Environment)
@@ -177,11 +168,10 @@ func Resolve(ctx context.Context, p Provider, roots []requirements.Requirement, 
 			}
 		}
 		n := requirements.NormalizeName(c.Name)
-		s.constraints[n] = append(s.constraints[n], c)
+		constraints[n] = append(constraints[n], c)
 	}
-	for _, u := range opts.UpgradePackages {
-		s.upgrade[requirements.NormalizeName(u)] = true
-	}
+	var active []requirements.Requirement
+	urls := &directRefs{byName: map[string][]requirements.Requirement{}, root: map[string]bool{}}
 	for _, r := range roots {
 		if r.Marker != nil {
 			ok, err := r.Marker.Evaluate(opts.Environment)
@@ -192,16 +182,48 @@ func Resolve(ctx context.Context, p Provider, roots []requirements.Requirement, 
 				continue
 			}
 		}
-		s.roots = append(s.roots, r)
+		active = append(active, r)
+		if r.URL != "" {
+			n := requirements.NormalizeName(r.Name)
+			urls.add(n, r)
+			urls.root[n] = true
+		}
 	}
-	// Direct references among the roots are registered first, so that a
-	// dependency on the same project uses them.
+	for {
+		s := &solver{
+			ctx: ctx, opts: &opts, f: f, log: log,
+			ids:         map[string]pkgID{},
+			python:      python,
+			roots:       active,
+			constraints: constraints,
+			urls:        urls,
+			upgrade:     map[string]bool{},
+			warned:      map[string]bool{},
+			deps:        map[pkgID][]pkgID{},
+			depSeen:     map[depKey]*incompat{},
+		}
+		for _, u := range opts.UpgradePackages {
+			s.upgrade[requirements.NormalizeName(u)] = true
+		}
+		res, err := s.run()
+		var restart *restartError
+		if errors.As(err, &restart) {
+			log.Debug("a direct reference to a project already met: starting again", "project", restart.name, "url", restart.url)
+			continue
+		}
+		return res, err
+	}
+}
+
+// run is one PubGrub resolution over s.roots.
+func (s *solver) run() (*Resolution, error) {
 	s.addPkg(&pkg{cands: []Candidate{{}}})
 	s.ids[""] = rootID
+	// Projects given by URL among the roots are registered first: their
+	// candidates are the direct references only.
 	for _, r := range s.roots {
 		if r.URL != "" {
-			rr := r
-			if _, err := s.register(requirements.NormalizeName(r.Name), "", &rr); err != nil {
+			if _, err := s.register(requirements.NormalizeName(r.Name), "", nil); err != nil {
 				return nil, fmt.Errorf("%s: %w", r.String(), err)
 			}
 		}
@@ -238,7 +260,7 @@ func (s *solver) solution() *Resolution {
 		if md, ok := s.f.cachedMetadata(c); ok && !md.RequiresPython.IsEmpty() {
 			rp = md.RequiresPython.String()
 		}
-		byName[pk.name] = &Resolved{Name: pk.name, Candidate: c, Direct: pk.direct != "", RequiresPython: rp}
+		byName[pk.name] = &Resolved{Name: pk.name, Candidate: c, Direct: c.URL != "", RequiresPython: rp}
 		names = append(names, pk.name)
 	}
 	for i, idx := range s.decided {

@@ -21,12 +21,14 @@ const rootID pkgID = 0
 // virtual package that depends on the project at the same version and on
 // the extra's requirements, as uv and Poetry model extras).
 type pkg struct {
-	name   string // normalized project name; "" for the root
-	extra  string
-	base   pkgID // the project itself, for an extra
-	cands  []Candidate
-	direct string // the URL of a direct reference, when the candidates come from one
-	order  int
+	name  string // normalized project name; "" for the root
+	extra string
+	base  pkgID // the project itself, for an extra
+	// cands are the index's versions, newest first, then one candidate
+	// per direct reference ("name @ URL") known for the project
+	// (Candidate.URL set).
+	cands []Candidate
+	order int
 }
 
 func (p *pkg) label() string {
@@ -101,13 +103,17 @@ type solver struct {
 
 	python      pep440.Version
 	constraints map[string][]requirements.Requirement
-	upgrade     map[string]bool
-	warned      map[string]bool
-	warnings    []string
-	deps        map[pkgID][]pkgID // decided package -> packages it depends on
-	depSeen     map[depKey]*incompat
-	decisions   int
-	conflicts   int
+	// urls are the direct references known for each project, shared by
+	// every restart of a resolution; rootURL marks projects the roots
+	// give by URL (their index versions are never needed).
+	urls      *directRefs
+	upgrade   map[string]bool
+	warned    map[string]bool
+	warnings  []string
+	deps      map[pkgID][]pkgID // decided package -> packages it depends on
+	depSeen   map[depKey]*incompat
+	decisions int
+	conflicts int
 }
 
 func (s *solver) n(p pkgID) int { return len(s.pkgs[p].cands) }
@@ -150,6 +156,13 @@ func (s *solver) register(name, extra string, direct *requirements.Requirement) 
 	if extra != "" {
 		key += "[" + extra + "]"
 	}
+	if direct != nil && direct.URL != "" && s.urls.add(name, *direct) {
+		if _, ok := s.ids[name]; ok {
+			// The project's candidates are fixed: start again with the
+			// new direct reference among them.
+			return 0, &restartError{name: name, url: direct.URL}
+		}
+	}
 	if id, ok := s.ids[key]; ok {
 		return id, nil
 	}
@@ -163,26 +176,28 @@ func (s *solver) register(name, extra string, direct *requirements.Requirement) 
 		return id, nil
 	}
 	var cands []Candidate
-	var directURL string
-	if direct != nil && direct.URL != "" {
-		dp, ok := s.f.p.(DirectProvider)
-		if !ok {
-			return 0, fmt.Errorf("%s: direct references are not supported by this provider", direct)
-		}
-		c, err := s.f.direct(s.ctx, dp, *direct)
-		if err != nil {
-			return 0, err
-		}
-		cands = []Candidate{c}
-		directURL = direct.URL
-	} else {
+	if !s.urls.root[name] {
 		var err error
 		cands, err = s.f.versions(s.ctx, name)
 		if err != nil {
 			return 0, err
 		}
 	}
-	p := &pkg{name: name, cands: cands, direct: directURL}
+	if refs := s.urls.byName[name]; len(refs) > 0 {
+		dp, ok := s.f.p.(DirectProvider)
+		if !ok {
+			return 0, fmt.Errorf("%s: direct references are not supported by this provider", refs[0].String())
+		}
+		cands = append([]Candidate(nil), cands...)
+		for _, r := range refs {
+			c, err := s.f.direct(s.ctx, dp, r)
+			if err != nil {
+				return 0, err
+			}
+			cands = append(cands, c)
+		}
+	}
+	p := &pkg{name: name, cands: cands}
 	id := s.addPkg(p)
 	p.base = id
 	s.ids[key] = id
@@ -590,9 +605,23 @@ func pinned(specs []pep440.Specifiers) bool {
 func (s *solver) allowed(p pkgID, set vset) (keep []int, excluded causeKind) {
 	pk := s.pkgs[p]
 	idxs := set.indexes()
-	if pk.direct != "" || p == rootID {
+	if p == rootID {
 		return idxs, 0
 	}
+	// A direct reference is used only when a "name @ URL" requirement
+	// asks for it (its term then allows nothing else); pip does not offer
+	// it to requirements by name alone. Pre-release and yanked rules do
+	// not apply to it.
+	var index []int
+	for _, i := range idxs {
+		if pk.cands[i].URL == "" {
+			index = append(index, i)
+		}
+	}
+	if len(index) == 0 {
+		return idxs, 0
+	}
+	idxs = index
 	specs := s.activeSpecifiers(p)
 	if pk.extra != "" {
 		specs = append(specs, s.activeSpecifiers(pk.base)...)
@@ -811,9 +840,13 @@ func (s *solver) dependencies(p pkgID, idx int) (deps []*incompat, usable bool, 
 				return nil, false, fmt.Errorf("%s (required by %s): %w", reqDisplay(r), s.describe(p, idx), err)
 			}
 			var set vset
-			dp := s.pkgs[d]
-			if r.URL != "" && dp.direct != "" && dp.direct != r.URL {
-				set = emptySet(s.n(d)) // a different URL: nothing satisfies both
+			if r.URL != "" {
+				set = emptySet(s.n(d))
+				for i, c := range s.pkgs[d].cands {
+					if c.URL == r.URL {
+						set.add(i)
+					}
+				}
 			} else {
 				set = s.matching(d, r.Specifiers)
 			}
@@ -891,4 +924,33 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// directRefs are the direct references ("name @ URL") a resolution has
+// met, by normalized project name, in the order met.
+type directRefs struct {
+	byName map[string][]requirements.Requirement
+	root   map[string]bool
+}
+
+// add records a direct reference and reports whether it is new.
+func (d *directRefs) add(name string, r requirements.Requirement) bool {
+	for _, have := range d.byName[name] {
+		if have.URL == r.URL {
+			return false
+		}
+	}
+	d.byName[name] = append(d.byName[name], r)
+	return true
+}
+
+// restartError stops a resolution that met a direct reference to a
+// project whose candidates were already fixed without it: Resolve starts
+// again (the provider's answers are cached) with the reference known
+// from the start. Each restart adds a reference, so there are at most
+// as many restarts as distinct URLs.
+type restartError struct{ name, url string }
+
+func (e *restartError) Error() string {
+	return fmt.Sprintf("resolution restarted: direct reference %s @ %s", e.name, e.url)
 }
