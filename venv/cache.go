@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/deploykit/deploykit/internal/filehash"
 )
 
 // Cache is a content-addressed store of unpacked wheels (and their
@@ -223,7 +225,7 @@ func (c *Cache) wheelEntry(ctx context.Context, wheelPath, sum string, hashed bo
 
 func (c *Cache) fillWheel(ctx context.Context, wheelPath, sum, dir string, hashed bool) (err error) {
 	if !hashed {
-		got, err := fileSHA256(wheelPath)
+		got, err := filehash.SHA256(wheelPath)
 		if err != nil {
 			return &WheelError{Wheel: wheelPath, Err: err}
 		}
@@ -589,7 +591,7 @@ func (c *Cache) live(sum, metaHash string) bool {
 			continue
 		}
 		di := strings.TrimSpace(string(b))
-		if got, err := fileSHA256(filepath.Join(di, "METADATA")); err == nil && got == metaHash {
+		if got, err := filehash.SHA256(filepath.Join(di, "METADATA")); err == nil && got == metaHash {
 			alive = true
 			continue
 		}
@@ -706,7 +708,7 @@ func verifyEntry(dir string) *CacheProblem {
 // rehash every wheel.
 func (c *Cache) wheelDigest(p string) (string, error) {
 	if c.private {
-		return fileSHA256(p)
+		return filehash.SHA256(p)
 	}
 	abs, err := filepath.Abs(p)
 	if err != nil {
@@ -722,7 +724,7 @@ func (c *Cache) wheelDigest(p string) (string, error) {
 	if b, err := os.ReadFile(rec); err == nil && validSHA256Hex(string(b)) == nil {
 		return string(b), nil
 	}
-	sum, err := fileSHA256(abs)
+	sum, err := filehash.SHA256(abs)
 	if err != nil {
 		return "", err
 	}

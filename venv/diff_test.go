@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deploykit/deploykit/internal/filehash"
 	"github.com/deploykit/deploykit/internal/testenv"
 )
 
@@ -98,7 +99,7 @@ func TestInstallMatchesPip(t *testing.T) {
 	}
 	var ws []Wheel
 	for _, w := range wheels {
-		sum, err := fileSHA256(w)
+		sum, err := filehash.SHA256(w)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"io"
-	"os"
 	"strings"
 )
 
@@ -50,20 +48,6 @@ func recordHash(sum []byte) string {
 func recordHashOf(data []byte) string {
 	s := sha256.Sum256(data)
 	return recordHash(s[:])
-}
-
-// fileSHA256 returns the hex sha256 of a file, streaming it.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func validSHA256Hex(s string) error {

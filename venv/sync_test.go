@@ -11,10 +11,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/deploykit/deploykit/internal/filehash"
 )
 
 func lockDist(t testing.TB, name, version, wheel string) Distribution {
-	sum, err := fileSHA256(wheel)
+	sum, err := filehash.SHA256(wheel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +181,7 @@ func TestPruneRemovesOnlyUnreferencedEntries(t *testing.T) {
 	if err != nil || st.Removed != 1 || st.Kept != 1 {
 		t.Fatalf("prune after removing a venv: %+v %v", st, err)
 	}
-	onlySum, _ := fileSHA256(only)
+	onlySum, _ := filehash.SHA256(only)
 	if _, err := os.Stat(filepath.Join(c.Dir(), "wheels", onlySum)); err == nil {
 		t.Fatal("unreferenced entry kept")
 	}
@@ -211,7 +213,7 @@ func TestCacheVerifyFindsTamperedEntries(t *testing.T) {
 	if ps, err := c.Verify(ctx, false); err != nil || len(ps) != 0 {
 		t.Fatalf("fresh cache: %v %v", ps, err)
 	}
-	sum, _ := fileSHA256(w)
+	sum, _ := filehash.SHA256(w)
 	f := filepath.Join(c.Dir(), "wheels", sum, "files", "tamper", "__init__.py")
 	os.Chmod(filepath.Dir(f), 0o755)
 	os.Remove(f)
@@ -311,7 +313,7 @@ func TestWheelDigestFollowsRewrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want, _ := fileSHA256(p); b != want || b == a {
+	if want, _ := filehash.SHA256(p); b != want || b == a {
 		t.Fatalf("digest after rewrite %s, want %s", b, want)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/deploykit/deploykit/internal/atomicfile"
+	"github.com/deploykit/deploykit/internal/filehash"
 	"github.com/deploykit/deploykit/internal/procgroup"
 	"github.com/deploykit/deploykit/requirements/dist"
 	"github.com/deploykit/deploykit/venv"
@@ -480,17 +481,11 @@ func (f *Frontend) cacheKey(src string, bs BuildSystem, editable bool) (string, 
 			if err != nil {
 				return err
 			}
-			fh, err := os.Open(p)
+			sum, err := filehash.SHA256(p)
 			if err != nil {
 				return err
 			}
-			sum := sha256.New()
-			_, err = io.Copy(sum, fh)
-			fh.Close()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(h, "F\x00%s\x00%v\x00%x\x00", rel, info.Mode()&0o111 != 0, sum.Sum(nil))
+			fmt.Fprintf(h, "F\x00%s\x00%v\x00%s\x00", rel, info.Mode()&0o111 != 0, sum)
 		}
 		return nil
 	})
