@@ -58,11 +58,12 @@
 // Why not plain pg_dump -Fc / pg_restore: pg_dump streams every table
 // through one connection and compresses with zlib in one process, and
 // pg_restore of a stream (no seekable file) runs one job. On the
-// generated 1.7 GB database of scripts/bench/backup.sh (2 CPUs, shared
-// host) the parallel snapshot dump with zstd was 3.0-4.7x faster than
-// pg_dump -Fc and its archive 15% smaller; restore was 1.5-1.6x faster than
-// single-job pg_restore when the host was not saturated (1.35-1.4x when it
-// was), and on par with pg_restore -j 2, which needs a seekable dump file.
+// generated 1.7 GB database of scripts/bench/backup.sh (2 CPUs, a host
+// shared with other work) the parallel snapshot dump with zstd was 2.6-4.7x
+// faster than pg_dump -Fc over five runs and its archive 15% smaller;
+// restore ranged from 1.0x to 1.6x the speed of single-job pg_restore
+// (server-bound: COPY FROM and index builds on two busy CPUs), on par
+// with pg_restore -j 2, which needs a seekable dump file.
 //
 // # Files: copy, then verify
 //
