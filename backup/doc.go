@@ -60,7 +60,7 @@
 // pg_restore of a stream (no seekable file) runs one job. On the
 // generated 1.7 GB database of scripts/bench/backup.sh (2 CPUs, a host
 // shared with other work) the parallel snapshot dump with zstd was 2.6-4.7x
-// faster than pg_dump -Fc over five runs and its archive 15% smaller;
+// faster than pg_dump -Fc over four runs and its archive 15% smaller;
 // restore ranged from 1.0x to 1.6x the speed of single-job pg_restore
 // (server-bound: COPY FROM and index builds on two busy CPUs), on par
 // with pg_restore -j 2, which needs a seekable dump file.
