@@ -154,17 +154,9 @@ func (f *Frontend) BuildWheel(ctx context.Context, srcDir, outDir string, editab
 // cancelled build leaves neither a partial wheel in outDir nor a cache
 // entry.
 func (f *Frontend) Build(ctx context.Context, srcDir, outDir string, editable bool) (*Result, error) {
-	src, err := filepath.Abs(srcDir)
-	if err != nil {
-		return nil, &ProjectError{Dir: srcDir, Err: err}
-	}
-	bs, err := ReadBuildSystem(src)
+	src, bs, project, err := openProject(srcDir)
 	if err != nil {
 		return nil, err
-	}
-	project := bs.ProjectName
-	if project == "" {
-		project = filepath.Base(src)
 	}
 	fail := func(step, output string, err error) (*Result, error) {
 		return nil, &BuildError{Project: project, Dir: src, Step: step, Output: output, Err: err}
@@ -238,6 +230,24 @@ func (f *Frontend) Build(ctx context.Context, srcDir, outDir string, editable bo
 		}
 	}
 	return f.deliver(built, outDir, false, project, src)
+}
+
+// openProject resolves srcDir and reads its [build-system]; project is
+// the name errors use: the declared project name, else the directory's.
+func openProject(srcDir string) (src string, bs BuildSystem, project string, err error) {
+	src, err = filepath.Abs(srcDir)
+	if err != nil {
+		return "", BuildSystem{}, "", &ProjectError{Dir: srcDir, Err: err}
+	}
+	bs, err = ReadBuildSystem(src)
+	if err != nil {
+		return "", BuildSystem{}, "", err
+	}
+	project = bs.ProjectName
+	if project == "" {
+		project = filepath.Base(src)
+	}
+	return src, bs, project, nil
 }
 
 // prepare makes the isolated build environment for kind ("wheel" or
@@ -596,17 +606,9 @@ func (f *Frontend) store(key, wheel string) (string, error) {
 // wheel is built), else from a built wheel (which then lands in the
 // cache, when there is one).
 func (f *Frontend) PrepareMetadata(ctx context.Context, srcDir string) (*dist.Metadata, error) {
-	src, err := filepath.Abs(srcDir)
-	if err != nil {
-		return nil, &ProjectError{Dir: srcDir, Err: err}
-	}
-	bs, err := ReadBuildSystem(src)
+	src, bs, project, err := openProject(srcDir)
 	if err != nil {
 		return nil, err
-	}
-	project := bs.ProjectName
-	if project == "" {
-		project = filepath.Base(src)
 	}
 	fail := func(step, output string, err error) (*dist.Metadata, error) {
 		return nil, &BuildError{Project: project, Dir: src, Step: step, Output: output, Err: err}
