@@ -40,6 +40,7 @@ need systemd-nspawn systemd-container
 need systemd-analyze systemd
 need useradd passwd
 need curl curl
+need /usr/bin/time time          # scripts/bench/* measure peak memory with it
 
 if ((${#missing[@]})); then
 	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
