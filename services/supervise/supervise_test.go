@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -512,8 +511,6 @@ func readUntil(r io.Reader, substr string, n int) error {
 	}
 	return nil
 }
-
-var _ = strconv.Itoa
 
 // A server such as gunicorn makes the inherited listen socket non-blocking
 // and accepts after select. The socket's flags are shared by every process
