@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -148,8 +147,6 @@ func readInts(t testing.TB, path string) []int {
 	}
 	return out
 }
-
-var _ = syscall.Kill
 
 func writeJSON(t testing.TB, path string, v any) {
 	t.Helper()
