@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deploykit/deploykit/internal/flock"
 	"github.com/deploykit/deploykit/internal/procgroup"
 )
 
@@ -375,7 +376,10 @@ func EnsureRootfs(ctx context.Context, dir, mirror string, log *slog.Logger) err
 		return &Error{Step: "rootfs", Err: err}
 	}
 	defer lock.Close()
-	if err := flockCtx(ctx, lock); err != nil {
+	if err := flock.Wait(ctx, lock, 200*time.Millisecond); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			err = fmt.Errorf("%w waiting for %s: %v", ErrTimeout, lock.Name(), err)
+		}
 		return &Error{Step: "rootfs lock", Err: err}
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
@@ -408,23 +412,6 @@ func EnsureRootfs(ctx context.Context, dir, mirror string, log *slog.Logger) err
 	}
 	log.Info("rootfs ready", "dir", dir, "took", time.Since(start))
 	return nil
-}
-
-func flockCtx(ctx context.Context, f *os.File) error {
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w waiting for %s: %v", ErrTimeout, f.Name(), ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 func tailLines(s string, n int) string {

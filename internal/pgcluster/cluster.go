@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/deploykit/deploykit/internal/atomicfile"
+	"github.com/deploykit/deploykit/internal/flock"
 	"github.com/deploykit/deploykit/internal/procgroup"
 )
 
@@ -258,22 +259,14 @@ func (c *Cluster) flock(ctx context.Context) (unlock func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgcluster: %w", err)
 	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
+	if err := flock.Wait(ctx, f, 50*time.Millisecond); err != nil {
+		f.Close()
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil, fmt.Errorf("pgcluster: waiting for %s: %w", f.Name(), err)
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("pgcluster: locking %s: %w", f.Name(), err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("pgcluster: waiting for %s: %w", f.Name(), ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+		return nil, fmt.Errorf("pgcluster: locking %s: %w", f.Name(), err)
 	}
+	return func() { f.Close() }, nil
 }
 
 func (c *Cluster) init(ctx context.Context) error {
