@@ -98,17 +98,27 @@ func (m *Manager) Verify(ctx context.Context, file string) (*BackupResult, error
 // production into staging"). The archive is verified completely first;
 // the database and the directory are swapped in atomically. The instance
 // keeps its release, user, role and password; its services are stopped
-// around the swap and health-checked after.
-func (m *Manager) Restore(ctx context.Context, name, file string) error {
+// around the swap and health-checked after. An archive of another
+// instance is refused (archive.ErrOtherInstance, before anything changes)
+// unless opts.Force.
+func (m *Manager) Restore(ctx context.Context, name, file string, opts RestoreOptions) error {
 	unlock, _, err := m.begin(ctx, name, "restore")
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return m.restore(ctx, name, file)
+	return m.restore(ctx, name, file, opts)
 }
 
-func (m *Manager) restore(ctx context.Context, name, file string) error {
+// RestoreOptions tune Manager.Restore.
+type RestoreOptions struct {
+	// Force restores an archive taken of another instance ("load last
+	// night's production into staging"); without it such an archive is
+	// refused, so a mistyped file name cannot replace the wrong data.
+	Force bool
+}
+
+func (m *Manager) restore(ctx context.Context, name, file string, ropts RestoreOptions) error {
 	if _, err := os.Stat(file); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -116,7 +126,11 @@ func (m *Manager) restore(ctx context.Context, name, file string) error {
 	if err != nil {
 		return err
 	}
-	op, err := m.planRestore(ctx, name, map[string]string{"file": abs})
+	params := map[string]string{"file": abs}
+	if ropts.Force {
+		params["force"] = "true"
+	}
+	op, err := m.planRestore(ctx, name, params)
 	if err != nil {
 		return err
 	}
@@ -146,7 +160,7 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 		{name: "restore", commit: true, do: func(ctx context.Context) error {
 			opts := backup.RestoreOptions{
 				Instance: name,
-				Force:    true, // an archive of another instance is the point of clone
+				Force:    params["force"] == "true",
 				Dirs:     map[string]string{"data": m.layout.DataDir(name)},
 				Logger:   m.log,
 			}
@@ -190,5 +204,6 @@ func (m *Manager) Clone(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	return m.Restore(ctx, dst, res.Path)
+	// An archive of another instance is the point of clone.
+	return m.Restore(ctx, dst, res.Path, RestoreOptions{Force: true})
 }

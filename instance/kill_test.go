@@ -52,7 +52,7 @@ func managerChild(ctx context.Context) error {
 	case "remove":
 		return m.Remove(ctx, name, RemoveOptions{})
 	case "restore":
-		return m.Restore(ctx, name, os.Getenv("DEPLOYKIT_TEST_SPEC"))
+		return m.Restore(ctx, name, os.Getenv("DEPLOYKIT_TEST_SPEC"), RestoreOptions{})
 	default:
 		return fmt.Errorf("unknown op %q", op)
 	}

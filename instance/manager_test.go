@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/deploykit/deploykit/backup/archive"
 	"io"
 	"net/http"
 	"os"
@@ -295,7 +296,15 @@ func TestLifecycleTwoInstancesUpgradeHotfixRollbackBackupRemove(t *testing.T) {
 	if v, err := m.Verify(ctx, res.Path); err != nil || v.Instance != prod || v.Release != "r2" {
 		t.Fatalf("verify: %+v %v", v, err)
 	}
-	if err := m.Restore(ctx, stage, res.Path); err != nil {
+	// Production's archive is refused for staging without Force, before
+	// anything changes.
+	if err := m.Restore(ctx, stage, res.Path, RestoreOptions{}); !errors.Is(err, archive.ErrOtherInstance) {
+		t.Fatalf("restore of another instance's archive without Force: %v", err)
+	}
+	if b := get(t, s.Ports["web"]); b.Instance != stage {
+		t.Fatalf("staging disturbed by the refused restore: %+v", b)
+	}
+	if err := m.Restore(ctx, stage, res.Path, RestoreOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	admin.Database = s.Database
@@ -352,7 +361,7 @@ func TestOperationsOnAnUnknownInstanceLeaveNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Restore(ctx, "ghost", filepath.Join(dir, "x.dkb")); !errors.Is(err, ErrNotFound) {
+	if err := m.Restore(ctx, "ghost", filepath.Join(dir, "x.dkb"), RestoreOptions{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("restore into an unknown instance: %v", err)
 	}
 	if err := m.Clone(ctx, "ghost", "phantom"); !errors.Is(err, ErrNotFound) {

@@ -291,7 +291,9 @@ func TestCLIProductionAndStagingEndToEnd(t *testing.T) {
 		t.Fatalf("verify: %s", so)
 	}
 	c.code(exitUsage, "restore", stage, archive)
-	c.ok("restore", stage, archive, "--yes")
+	// Production's archive into staging needs --force as well as --yes.
+	c.code(exitUsage, "restore", stage, archive, "--yes")
+	c.ok("restore", stage, archive, "--yes", "--force")
 	if so := c.ok("run", stage, "--", "sh", "-c", `psql -At "$DATABASE_URL" -c "SELECT body FROM notes"`); strings.TrimSpace(so) != "from production" {
 		t.Fatalf("staging after restore: %q", so)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deploykit/deploykit/backup/archive"
 	"github.com/deploykit/deploykit/instance"
 	"github.com/deploykit/deploykit/services"
 )
@@ -422,22 +423,27 @@ func needYes(yes bool, what string) error {
 }
 
 func (a *app) restoreCommand() *cobra.Command {
-	var yes bool
+	var yes, force bool
 	cmd := &cobra.Command{
-		Use:   "restore NAME FILE --yes",
+		Use:   "restore NAME FILE --yes [--force]",
 		Short: "Replace an instance's database and data with a backup's",
 		Long: `restore replaces NAME's database and data directory with those in FILE
 (which may come from another instance: "restore last night's production
 into staging"). The instance keeps its own release, user, role and
-password. The archive is verified completely before anything is replaced.`,
-		Example: "  deploykit restore staging /srv/deploykit/backups/production/20260101T000000Z.dkb --yes",
-		Args:    cobra.ExactArgs(2),
+password. The archive is verified completely before anything is replaced.
+An archive taken of another instance is refused unless --force.`,
+		Example: `  deploykit restore production /srv/deploykit/backups/production/20260101T000000Z.dkb --yes
+  deploykit restore staging /srv/deploykit/backups/production/20260101T000000Z.dkb --yes --force`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := needYes(yes, "restore"); err != nil {
 				return err
 			}
 			return a.withManager(cmd, func(ctx context.Context, m *instance.Manager) error {
-				if err := m.Restore(ctx, args[0], args[1]); err != nil {
+				if err := m.Restore(ctx, args[0], args[1], instance.RestoreOptions{Force: force}); err != nil {
+					if errors.Is(err, archive.ErrOtherInstance) {
+						return usageError{fmt.Errorf("%w (pass --force to restore another instance's backup into %s)", err, args[0])}
+					}
 					return err
 				}
 				if !a.json {
@@ -448,6 +454,7 @@ password. The archive is verified completely before anything is replaced.`,
 		},
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "confirm replacing the instance's data")
+	cmd.Flags().BoolVar(&force, "force", false, "restore an archive taken of another instance")
 	return cmd
 }
 

@@ -237,7 +237,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 		return err
 	}
 	if err := d.step("restore production's backup into staging", func() (string, error) {
-		if err := m.Restore(ctx, staging, backupPath); err != nil {
+		if err := m.Restore(ctx, staging, backupPath, instance.RestoreOptions{Force: true}); err != nil {
 			return "", err
 		}
 		s, err := get(staging)
