@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/deploykit/deploykit/internal/filehash"
+	"github.com/deploykit/deploykit/internal/flock"
 )
 
 // Cache is a content-addressed store of unpacked wheels (and their
@@ -101,25 +102,7 @@ func (c *Cache) lock(exclusive bool) (func(), error) {
 	if c.private {
 		return func() {}, nil
 	}
-	f, err := os.OpenFile(filepath.Join(c.dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	how := unix.LOCK_SH
-	if exclusive {
-		how = unix.LOCK_EX
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
+	return flock.Lock(filepath.Join(c.dir, "lock"), 0o644, exclusive)
 }
 
 // cacheFile is one member of a cached wheel.

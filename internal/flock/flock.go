@@ -1,10 +1,15 @@
 //go:build unix
 
-// Package flock takes exclusive flock(2) locks that a context can give up
-// on: flock itself cannot be interrupted by a context, so the lock is
-// tried without blocking and retried every poll interval until it is
-// free or ctx ends. internal/pgcluster (cluster.lock) and internal/nspawn
-// (the shared root file system's lock) wait through it.
+// Package flock takes flock(2) locks on lock files, the way deploykit
+// serialises work across processes.
+//
+// Lock blocks until it has the lock: venv's wheel cache lock (shared for
+// installs, exclusive for Prune) and venv/pep517's per-source-tree build
+// lock. Wait takes an exclusive lock that a context can give up on:
+// flock itself cannot be interrupted by a context, so the lock is tried
+// without blocking and retried every poll interval until it is free or
+// ctx ends; internal/pgcluster (cluster.lock) and internal/nspawn (the
+// shared root file system's lock) wait through it.
 package flock
 
 import (
@@ -14,6 +19,31 @@ import (
 	"syscall"
 	"time"
 )
+
+// Lock opens path (creating it with perm) and takes a shared or an
+// exclusive lock on it, blocking until it is granted; unlock releases it
+// by closing the file.
+func Lock(path string, perm os.FileMode, exclusive bool) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, perm)
+	if err != nil {
+		return nil, err
+	}
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), how)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
 
 // Wait takes an exclusive lock on f, retrying every poll until it gets
 // it. It returns ctx.Err() (unwrapped, for the caller to name the file)

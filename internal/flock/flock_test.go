@@ -70,3 +70,58 @@ func TestWaitReportsAnUnlockableFile(t *testing.T) {
 		t.Fatal("Wait on a closed file succeeded")
 	}
 }
+
+func TestLockSharedAndExclusive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub-missing", "lock")
+	if _, err := Lock(path, 0o644, false); err == nil {
+		t.Fatal("Lock in a missing directory succeeded")
+	}
+	path = filepath.Join(t.TempDir(), "lock")
+	s1, err := Lock(path, 0o640, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm()&^0o640 != 0 {
+		t.Fatalf("lock file %v, %v: want it created with mode 0640 (less the umask)", fi, err)
+	}
+	s2, err := Lock(path, 0o640, false) // shared locks coexist
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan func(), 1)
+	go func() {
+		unlock, err := Lock(path, 0o640, true)
+		if err != nil {
+			t.Error(err)
+			got <- func() {}
+			return
+		}
+		got <- unlock
+	}()
+	s1()
+	select {
+	case <-got:
+		t.Fatal("exclusive lock granted while a shared one is held")
+	case <-time.After(100 * time.Millisecond):
+	}
+	s2()
+	var ex func()
+	select {
+	case ex = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("exclusive lock not granted after the shared ones were released")
+	}
+	// Held exclusively: a non-blocking try from another description fails.
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); !errors.Is(err, syscall.EWOULDBLOCK) {
+		t.Fatalf("shared try under an exclusive lock = %v, want EWOULDBLOCK", err)
+	}
+	ex()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		t.Fatalf("unlock did not release the lock: %v", err)
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/deploykit/deploykit/internal/atomicfile"
 	"github.com/deploykit/deploykit/internal/filehash"
+	"github.com/deploykit/deploykit/internal/flock"
 	"github.com/deploykit/deploykit/internal/procgroup"
 	"github.com/deploykit/deploykit/requirements/dist"
 	"github.com/deploykit/deploykit/venv"
@@ -553,7 +554,9 @@ func (f *Frontend) lockTree(src string) (func(), error) {
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(src))
-	return lockFile(filepath.Join(dir, hex.EncodeToString(sum[:12])+".lock"))
+	// Builds of one source tree are serialized because backends such as
+	// setuptools write build/ and *.egg-info into the tree.
+	return flock.Lock(filepath.Join(dir, hex.EncodeToString(sum[:12])+".lock"), 0o644, true)
 }
 
 // cached returns the wheel stored under key.
