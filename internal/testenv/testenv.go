@@ -9,8 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
+
+	"github.com/deploykit/deploykit/internal/flock"
 )
 
 // InCI reports whether the tests run in CI (CI=true), where a missing
@@ -225,14 +226,11 @@ func GetWheelhouse(t testing.TB) Wheelhouse {
 		t.Fatal(err)
 	}
 	// Several test binaries may race to build it: serialize on a lock file.
-	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := flock.Lock(dir+".lock", 0o644, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
+	defer unlock()
 	if _, err := os.Stat(filepath.Join(dir, "done")); err == nil {
 		return wh
 	}
