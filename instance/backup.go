@@ -172,7 +172,14 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 				if err != nil {
 					return err
 				}
-				opts.Database = &backup.Database{ConnString: srv.adminURL, Name: st.Database, Owner: st.Role}
+				// The archive's schema and rows load over the role's own
+				// login, so SQL from an archive can do no more than the
+				// instance itself could.
+				owner, err := m.roleConnInfo(ctx, st)
+				if err != nil {
+					return err
+				}
+				opts.Database = &backup.Database{ConnString: srv.adminURL, Name: st.Database, Owner: st.Role, OwnerConnString: owner.URL()}
 			} else {
 				opts.SkipDatabase = true
 			}

@@ -251,23 +251,28 @@ func (m *Manager) appConnInfo(srv *dbServer, acct *account.Account, n account.Na
 // roleConfig connects as the instance's role (password over TCP): for
 // migrations, so what they create is owned by the role.
 func (m *Manager) roleConfig(ctx context.Context, st *State) (*pgx.ConnConfig, error) {
-	n, err := names(st)
-	if err != nil {
-		return nil, err
-	}
-	srv, err := m.serverFor(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	pw, err := schema.ReadSecret(m.layout.passwordFile(st.Name))
-	if err != nil {
-		return nil, err
-	}
-	ci, err := schema.InstanceConnInfo(srv.admin, n, pw, false)
+	ci, err := m.roleConnInfo(ctx, st)
 	if err != nil {
 		return nil, err
 	}
 	return ci.Config()
+}
+
+// roleConnInfo is the instance role's login by password over TCP.
+func (m *Manager) roleConnInfo(ctx context.Context, st *State) (schema.ConnInfo, error) {
+	n, err := names(st)
+	if err != nil {
+		return schema.ConnInfo{}, err
+	}
+	srv, err := m.serverFor(ctx, st)
+	if err != nil {
+		return schema.ConnInfo{}, err
+	}
+	pw, err := schema.ReadSecret(m.layout.passwordFile(st.Name))
+	if err != nil {
+		return schema.ConnInfo{}, err
+	}
+	return schema.InstanceConnInfo(srv.admin, n, pw, false)
 }
 
 func (m *Manager) dropDatabase(ctx context.Context, st *State) error {
