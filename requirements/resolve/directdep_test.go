@@ -107,8 +107,12 @@ func TestDirectReferenceAgainstPip(t *testing.T) {
 	tg := target(t, py.Path)
 	dists, _, _ := directDists(t)
 	p, u := synthProvider(t, py.Path, dists)
+	sem := make(chan struct{}, 3)
 	for _, sc := range directScenarios {
 		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			want, pipOK, pipOut := pipResolve(t, py.Path, sc, []string{u}, t.TempDir())
 			res, err := Resolve(context.Background(), p, reqs(t, sc.reqs...), Options{Environment: tg.Environment})
 			var ns *NoSolutionError

@@ -31,6 +31,20 @@
 //   - yanked versions (PEP 592) are used only when every remaining
 //     candidate is yanked and a specifier pins with == (not a wildcard) or
 //     ===;
+//   - "current requirers" are all requirements whose requirer is in the
+//     partial solution. A package left with only pre-releases (or only
+//     yanked versions) is decided after every other package, so that a
+//     requirer decided later still counts; the fact "not allowed" is
+//     learned together with the decisions it was made under, so choosing
+//     other versions of the requirers after backtracking reconsiders it.
+//     Two differences from pip remain. pip's outcome depends on the
+//     order it meets requirements: it fails when it looks at a
+//     requirement naming no pre-release alone before the one that names
+//     it (roots "dk-gt dk-late" in pipdiff_test.go; "dk-late dk-gt"
+//     agrees), where this resolver merges both and succeeds. And a
+//     pre-release chosen under the "empty specifier, no final release"
+//     rule is kept when a requirer with a non-empty specifier (which
+//     would disallow it) is decided later; pip would then reject it;
 //   - Options.Preferences (an existing lock) are tried first, except for
 //     Options.UpgradePackages;
 //   - a direct reference ("name @ URL", from the roots or from any

@@ -189,10 +189,10 @@ func (r *reporter) str(inc *incompat) string {
 		if e.t.set.count() == 1 {
 			verb = "is a pre-release"
 		}
-		return fmt.Sprintf("%s %s, used only when a requirement on %s names a pre-release (or with --pre)", s.termString(e.p, e.t), verb, s.pkgs[e.p].label())
+		return fmt.Sprintf("%s %s, used only when a requirement on %s names a pre-release (or with --pre)%s", s.termString(e.p, e.t), verb, s.pkgs[e.p].label(), s.withChosen(inc))
 	case kindYanked:
 		e := inc.terms[0]
-		return fmt.Sprintf("%s is yanked (PEP 592), used only when pinned with == or ===", s.termString(e.p, e.t))
+		return fmt.Sprintf("%s is yanked (PEP 592), used only when pinned with == or ===%s", s.termString(e.p, e.t), s.withChosen(inc))
 	}
 	// Derived facts, by the shape of their terms.
 	var pos, neg []tentry
@@ -337,4 +337,17 @@ func (s *solver) searched() string {
 		return " (no sources are configured)"
 	}
 	return " (searched " + strings.Join(src, ", ") + ")"
+}
+
+// withChosen names the decisions a pre-release or yanked fact depends on
+// (its terms after the first): none of them asked for such a version.
+func (s *solver) withChosen(inc *incompat) string {
+	if len(inc.terms) < 2 {
+		return ""
+	}
+	var parts []string
+	for _, e := range inc.terms[1:] {
+		parts = append(parts, s.termString(e.p, e.t))
+	}
+	return "; no requirement of " + strings.Join(parts, ", ") + " does"
 }

@@ -47,6 +47,11 @@ var synthDists = []synthDist{
 	{name: "dk-cy2", version: "1.0", deps: []string{"dk-cy1>=1"}},
 	{name: "dk-web", version: "1.0", deps: []string{"Django>=3,<4", "dk-e[all]", "gunicorn"}},
 	{name: "dk-old", version: "1.0", deps: []string{"Django<3"}},
+	// dk-late names a pre-release of dk-p; with two versions it is decided
+	// after dk-p is met through dk-gt, which names none.
+	{name: "dk-late", version: "1.0", deps: []string{"dk-p>=2.0b1"}},
+	{name: "dk-late", version: "1.1", deps: []string{"dk-p>=2.0b1"}},
+	{name: "dk-gt", version: "1.0", deps: []string{"dk-p>1.5"}},
 	// dk-sd: the newest version is an sdist only (--prefer-binary).
 	{name: "dk-sd", version: "1.0"},
 	{name: "dk-sd", version: "1.5"},
@@ -85,6 +90,9 @@ var scenarios = []scenario{
 	{name: "pre-pinned-by-dep", reqs: []string{"dk-pin"}},
 	{name: "pre-flag", reqs: []string{"dk-p", "dk-z"}, pre: true},
 	{name: "pre-by-constraint", reqs: []string{"dk-p"}, constraints: []string{"dk-p>=2.0b1"}},
+	// pip fails on the reverse order (dk-gt, dk-late): it looks at
+	// dk-gt's requirement alone first. See the package documentation.
+	{name: "pre-named-late", reqs: []string{"dk-late", "dk-gt"}},
 	{name: "pre-merged-root", reqs: []string{"dk-x", "dk-p<=2.0b1"}},
 	{name: "yanked-skipped", reqs: []string{"dk-yk"}},
 	{name: "yanked-pinned", reqs: []string{"dk-yk==2.0"}},

@@ -314,3 +314,43 @@ func TestFormatControlPrecedence(t *testing.T) {
 		}
 	}
 }
+
+// TestPrereleaseNamedByLaterRequirer: pip merges the specifiers of every
+// requirer before deciding whether a pre-release may be used, so a
+// requirer decided later, or chosen after backtracking, that names a
+// pre-release makes it usable.
+func TestPrereleaseNamedByLaterRequirer(t *testing.T) {
+	m := newMem()
+	m.add("a", "1.0")
+	m.add("a", "2.0b1")
+	m.add("late", "1.0", "a>=2.0b1")
+	m.add("late", "1.1", "a>=2.0b1")
+	m.add("gt", "1.0", "a>1.5") // names no pre-release
+	// zp 2.0 needs a pre-release of a without naming one; zp 1.0 leads,
+	// through w 1.0, to a requirement that names it.
+	m.add("zp", "1.0", "w<2")
+	m.add("zp", "2.0", "a>1.5")
+	m.add("w", "1.0", "a>=2.0b1")
+	m.add("w", "2.0")
+	// Yanked versions likewise: y 2.0 is yanked, pinned only by pin 1.0.
+	m.add("y", "1.0")
+	m.add("y", "2.0").yanked = true
+	m.add("yp", "1.0", "y>1.5")
+	m.add("yp", "2.0", "pin")
+	m.add("pin", "1.0", "y==2.0")
+	m.add("pin", "1.1", "y==2.0")
+	for _, roots := range [][]string{{"gt", "late"}, {"late", "gt"}} {
+		expect(t, resolveOK(t, m, Options{}, roots...), "a==2.0b1 gt==1.0 late==1.1")
+	}
+	r := resolveOK(t, m, Options{}, "zp", "w")
+	if a := r.Find("a"); a == nil || a.Candidate.Version.String() != "2.0b1" || r.Find("w").Candidate.Version.String() != "1.0" {
+		t.Errorf("zp, w: %s", summary(r))
+	}
+	r = resolveOK(t, m, Options{}, "yp<2", "pin")
+	expect(t, r, "pin==1.1 y==2.0 yp==1.0")
+	// Without a requirer naming one, the fact holds and is explained.
+	e := resolveFail(t, m, Options{}, "gt")
+	if !strings.Contains(e.Explanation(), "a 2.0b1 is a pre-release") {
+		t.Errorf("explanation:\n%s", e.Explanation())
+	}
+}

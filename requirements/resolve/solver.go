@@ -535,12 +535,12 @@ func (s *solver) propagate(start pkgID) error {
 // choosePackage picks the undecided package with a positive derivation
 // and the fewest remaining versions (the first seen on a tie): few
 // choices first finds conflicts early.
-func (s *solver) choosePackage() (pkgID, bool) {
+func (s *solver) choosePackage(skip map[pkgID]bool) (pkgID, bool) {
 	best := pkgID(-1)
 	bestCount := 0
 	for i, t := range s.cum {
 		p := pkgID(i)
-		if !s.hasCum[p] || !t.positive() || s.isDecided(p) {
+		if !s.hasCum[p] || !t.positive() || s.isDecided(p) || skip[p] {
 			continue
 		}
 		c := t.set.count()
@@ -557,10 +557,11 @@ func (s *solver) choosePackage() (pkgID, bool) {
 func (s *solver) activeSpecifiers(p pkgID) []pep440.Specifiers {
 	var out []pep440.Specifiers
 	pk := s.pkgs[p]
-	for _, i := range s.byPkg[p] {
-		a := s.assigns[i]
-		if a.cause != nil && a.cause.kind == kindDependency && a.cause.dep == p {
-			out = append(out, a.cause.spec)
+	// Every dependency whose requirer is in the solution counts, also one
+	// that derived nothing because p was already narrower.
+	for _, inc := range s.incompats[p] {
+		if inc.kind == kindDependency && inc.dep == p && len(inc.terms) == 2 && inc.terms[0].p != p && s.relationOf(inc.terms[0]) == relSatisfied {
+			out = append(out, inc.spec)
 		}
 	}
 	for _, c := range s.constraints[pk.name] {
@@ -673,19 +674,54 @@ func (s *solver) allowed(p pkgID, set vset) (keep []int, excluded causeKind) {
 // step makes one decision (or records why none is possible) and returns
 // the package to propagate from; done when every package is decided.
 func (s *solver) step() (pkgID, bool, error) {
-	p, ok := s.choosePackage()
+	p, ok := s.choosePackage(nil)
 	if !ok {
 		return 0, true, nil
 	}
-	pk := s.pkgs[p]
 	t := s.cumTerm(p)
 	keep, why := s.allowed(p, t.set)
+	// A package left with pre-releases (or yanked versions) only waits
+	// until every other package is decided: pip merges the specifiers of
+	// all requirers, and one decided later may name a pre-release of it
+	// (or pin it).
+	var postponed map[pkgID]bool
+	first := p
+	for len(keep) == 0 && (why == kindPrerelease || why == kindYanked) {
+		if postponed == nil {
+			postponed = map[pkgID]bool{}
+		}
+		postponed[p] = true
+		next, ok := s.choosePackage(postponed)
+		if !ok {
+			p = first
+			t = s.cumTerm(p)
+			keep, why = s.allowed(p, t.set)
+			break
+		}
+		p = next
+		t = s.cumTerm(p)
+		keep, why = s.allowed(p, t.set)
+	}
+	pk := s.pkgs[p]
 	if len(keep) == 0 {
 		kind := kindNoVersions
 		if why != 0 {
 			kind = why
 		}
-		s.addIncompat(&incompat{terms: []tentry{{p, term{t.set, false}}}, kind: kind})
+		terms := []tentry{{p, term{t.set, false}}}
+		if kind == kindPrerelease || kind == kindYanked {
+			// Whether pre-releases (or yanked versions) are allowed
+			// depends on the specifiers of the requirers, that is on the
+			// versions decided so far: the fact holds only with them, so
+			// that after backtracking a requirer that names a pre-release
+			// (or pins) brings them back, as pip's merged specifiers do.
+			for _, a := range s.assigns {
+				if a.decision && a.p != rootID && a.p != p {
+					terms = append(terms, tentry{a.p, a.t})
+				}
+			}
+		}
+		s.addIncompat(&incompat{terms: terms, kind: kind})
 		return p, false, nil
 	}
 	if s.opts.PreferBinary {
