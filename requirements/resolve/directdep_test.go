@@ -78,8 +78,21 @@ func TestDirectReferenceDependency(t *testing.T) {
 		}
 	}
 
+	// The lock records the URL's archive for dk-d, not an index file.
+	res, err := Resolve(context.Background(), p, reqs(t, "dk-plain", "dk-needs-url"), Options{Environment: tg.Environment})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := res.Lock(context.Background(), p.Finder, LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lp := l.Find("dk-d"); lp == nil || lp.Archive == nil || lp.Archive.Path != strings.TrimPrefix(u30, "file://") || len(lp.Wheels) != 0 || lp.Version != "3.0" {
+		t.Errorf("locked dk-d: %+v", lp)
+	}
+
 	// Two URLs: the explanation names both requirers and both URLs.
-	_, err := Resolve(context.Background(), p, reqs(t, "dk-needs-url", "dk-url2"), Options{Environment: tg.Environment})
+	_, err = Resolve(context.Background(), p, reqs(t, "dk-needs-url", "dk-url2"), Options{Environment: tg.Environment})
 	var ns *NoSolutionError
 	if !errors.As(err, &ns) {
 		t.Fatalf("two URLs: %v", err)
@@ -95,7 +108,7 @@ func TestDirectReferenceDependency(t *testing.T) {
 		t.Errorf("root URL vs dependency URL: %v", err)
 	}
 	// The same URL from the roots and a dependency is one candidate.
-	res, err := Resolve(context.Background(), p, reqs(t, "dk-d @ "+u30, "dk-needs-url", "dk-plain"), Options{Environment: tg.Environment})
+	res, err = Resolve(context.Background(), p, reqs(t, "dk-d @ "+u30, "dk-needs-url", "dk-plain"), Options{Environment: tg.Environment})
 	if err != nil || summaryEq(res) != "dk-d==3.0 dk-needs-url==1.0 dk-plain==1.0" || !res.Find("dk-d").Direct {
 		t.Errorf("root and dependency with the same URL: %v %v", err, res)
 	}
