@@ -53,6 +53,9 @@ func managerChild(ctx context.Context) error {
 		return m.Remove(ctx, name, RemoveOptions{})
 	case "restore":
 		return m.Restore(ctx, name, os.Getenv("DEPLOYKIT_TEST_SPEC"), RestoreOptions{})
+	case "rollback":
+		_, err := m.Rollback(ctx, name, os.Getenv("DEPLOYKIT_TEST_SPEC"))
+		return err
 	default:
 		return fmt.Errorf("unknown op %q", op)
 	}
@@ -347,5 +350,69 @@ func TestRestoreKilledIsOldOrNew(t *testing.T) {
 				t.Fatalf("not serving after recovery: %+v", a)
 			}
 		})
+	}
+}
+
+// TestRollbackKilledAtEveryStepIsOldOrNew kills a rollback at every step
+// and checks that the instance then serves the release it was on or the
+// one it rolled back to — record, current link and running version
+// agreeing — and never loses a release.
+func TestRollbackKilledAtEveryStepIsOldOrNew(t *testing.T) {
+	f := newFixture(t)
+	m := f.open(t)
+	ctx := context.Background()
+	name := randomName("tb")
+	cleanup(t, m, name)
+	if _, err := m.Create(ctx, name, f.spec(t, "1")); err != nil {
+		t.Fatal(err)
+	}
+	up, err := m.Upgrade(ctx, name, f.spec(t, "2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := up.Current, "r1"
+	for _, point := range []string{"switch", "switch:done", "restart", "restart:done", "health:done", "commit:done"} {
+		t.Run(point, func(t *testing.T) {
+			if err := runKilled(f, "rollback", name, to, point); err != nil {
+				t.Fatal(err)
+			}
+			st, err := m.Status(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Recovered == nil {
+				t.Fatal("status did not recover the interrupted rollback")
+			}
+			// The commit step's record is the last step; a kill before the
+			// journal holds it (commit:done fires after the step ran, before
+			// it is journaled) is rolled back, as for upgrade.
+			want := from
+			if st.Current != want {
+				t.Fatalf("after a kill at %s: release %s, want %s (recovered: %s)", point, st.Current, want, st.Recovered)
+			}
+			if link, _ := os.Readlink(m.Layout().Current(name)); link != "releases/"+st.Current {
+				t.Fatalf("record says %s, current -> %s", st.Current, link)
+			}
+			spec, err := m.releaseSpec(name, st.Current)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := get(t, st.Ports["web"]); a.Version != spec.Env["APP_VERSION"] {
+				t.Fatalf("serving version %q, release %s is %q", a.Version, st.Current, spec.Env["APP_VERSION"])
+			}
+			for _, r := range []string{from, to} {
+				if _, ok := st.Release(r); !ok {
+					t.Fatalf("release %s was lost", r)
+				}
+			}
+		})
+	}
+	// Re-running the operation after all those kills converges.
+	st, err := m.Rollback(ctx, name, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := get(t, st.Ports["web"]); st.Current != to || a.Version != "1" {
+		t.Fatalf("rollback after the kills: release %s serving %+v", st.Current, a)
 	}
 }
