@@ -23,6 +23,7 @@ import (
 
 	"github.com/deploykit/deploykit/internal/filehash"
 	"github.com/deploykit/deploykit/internal/flock"
+	"github.com/deploykit/deploykit/requirements"
 )
 
 // Cache is a content-addressed store of unpacked wheels (and their
@@ -268,7 +269,7 @@ func (c *Cache) fillWheel(ctx context.Context, wheelPath, sum, dir string, hashe
 	if e.Name == "" || e.Version == "" {
 		return &WheelError{Wheel: wheelPath, File: w.DistInfo + "/METADATA", Err: fmt.Errorf("%w: no Name or Version", ErrBadWheel)}
 	}
-	if canonicalName(e.Name) != canonicalName(w.Name.Name) {
+	if requirements.NormalizeName(e.Name) != requirements.NormalizeName(w.Name.Name) {
 		return &WheelError{Wheel: wheelPath, File: w.DistInfo + "/METADATA", Err: fmt.Errorf("%w: METADATA names %s, the file name %s", ErrBadWheel, e.Name, w.Name.Name)}
 	}
 	ms := sha256.Sum256(meta)

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/deploykit/deploykit/requirements"
 )
 
 // Wheel is one wheel file to install.
@@ -180,7 +182,7 @@ func (v *Venv) apply(ctx context.Context, op string, wheels []Wheel, remove []st
 		if err := checkCompatible(wn, supported); err != nil {
 			return fail(&WheelError{Wheel: w.Path, Err: fmt.Errorf("%w with %s", err, v.Python)})
 		}
-		cn := canonicalName(wn.Name)
+		cn := requirements.NormalizeName(wn.Name)
 		if prev, ok := seen[cn]; ok {
 			return fail(fmt.Errorf("%s and %s are the same distribution", prev, w.Path))
 		}
@@ -292,7 +294,7 @@ func (v *Venv) apply(ctx context.Context, op string, wheels []Wheel, remove []st
 		return nil
 	}
 	for _, name := range remove {
-		d, ok := installed[canonicalName(name)]
+		d, ok := installed[requirements.NormalizeName(name)]
 		if !ok {
 			return fail(fmt.Errorf("%s: %w", name, ErrNotInstalled))
 		}
@@ -303,7 +305,7 @@ func (v *Venv) apply(ctx context.Context, op string, wheels []Wheel, remove []st
 	var places []placement
 	var dists []Dist
 	for _, p := range preps {
-		if d, ok := installed[canonicalName(p.entry.Name)]; ok {
+		if d, ok := installed[requirements.NormalizeName(p.entry.Name)]; ok {
 			if err := removeDist(d); err != nil {
 				return fail(err)
 			}
@@ -325,10 +327,10 @@ func (v *Venv) apply(ctx context.Context, op string, wheels []Wheel, remove []st
 	}
 	replaced := map[string]bool{}
 	for _, d := range dists {
-		replaced[canonicalName(d.Name)] = true
+		replaced[requirements.NormalizeName(d.Name)] = true
 	}
 	for _, d := range removed {
-		if !replaced[canonicalName(d.Name)] {
+		if !replaced[requirements.NormalizeName(d.Name)] {
 			emit(Event{Kind: EventRemoved, Name: d.Name, Version: d.Version})
 		}
 	}
@@ -610,7 +612,9 @@ func (v *Venv) Installed(ctx context.Context) ([]Dist, error) {
 	for _, d := range m {
 		out = append(out, d)
 	}
-	sort.Slice(out, func(i, j int) bool { return canonicalName(out[i].Name) < canonicalName(out[j].Name) })
+	sort.Slice(out, func(i, j int) bool {
+		return requirements.NormalizeName(out[i].Name) < requirements.NormalizeName(out[j].Name)
+	})
 	return out, nil
 }
 
@@ -645,7 +649,7 @@ func (v *Venv) installedByName() (map[string]Dist, error) {
 			if name == "" {
 				continue
 			}
-			out[canonicalName(name)] = Dist{Name: name, Version: version, DistInfo: di}
+			out[requirements.NormalizeName(name)] = Dist{Name: name, Version: version, DistInfo: di}
 		}
 	}
 	return out, nil

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/pep440"
 )
 
@@ -41,7 +42,7 @@ func (v *Venv) Sync(ctx context.Context, dists []Distribution, opts InstallOptio
 	fail := func(err error) (*SyncResult, error) { return nil, &VenvError{Dir: v.Dir, Op: "sync", Err: err} }
 	want := map[string]Distribution{}
 	for _, d := range dists {
-		cn := canonicalName(d.Name)
+		cn := requirements.NormalizeName(d.Name)
 		if _, dup := want[cn]; dup {
 			return fail(fmt.Errorf("%s is listed twice", d.Name))
 		}
@@ -52,7 +53,7 @@ func (v *Venv) Sync(ctx context.Context, dists []Distribution, opts InstallOptio
 		if err != nil {
 			return fail(&WheelError{Wheel: d.Wheel, Err: err})
 		}
-		if canonicalName(wn.Name) != cn || !sameVersion(wn.Version, d.Version) {
+		if requirements.NormalizeName(wn.Name) != cn || !sameVersion(wn.Version, d.Version) {
 			return fail(&WheelError{Wheel: d.Wheel, Err: fmt.Errorf("%w: the file is %s %s, the lock says %s %s", ErrDistMismatch, wn.Name, wn.Version, d.Name, d.Version)})
 		}
 		want[cn] = d
@@ -93,7 +94,7 @@ func (v *Venv) Sync(ctx context.Context, dists []Distribution, opts InstallOptio
 	}
 	res.Installed = r.installed
 	for _, d := range r.removed {
-		if _, replaced := want[canonicalName(d.Name)]; !replaced {
+		if _, replaced := want[requirements.NormalizeName(d.Name)]; !replaced {
 			res.Removed = append(res.Removed, d)
 		}
 	}

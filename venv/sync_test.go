@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/deploykit/deploykit/internal/filehash"
+	"github.com/deploykit/deploykit/requirements"
 )
 
 func lockDist(t testing.TB, name, version, wheel string) Distribution {
@@ -26,7 +27,7 @@ func lockDist(t testing.TB, name, version, wheel string) Distribution {
 func names(ds []Dist) string {
 	var s []string
 	for _, d := range ds {
-		s = append(s, canonicalName(d.Name)+"=="+d.Version)
+		s = append(s, requirements.NormalizeName(d.Name)+"=="+d.Version)
 	}
 	sort.Strings(s)
 	return strings.Join(s, " ")

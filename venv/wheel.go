@@ -12,6 +12,8 @@ import (
 	"path"
 	"regexp"
 	"strings"
+
+	"github.com/deploykit/deploykit/requirements"
 )
 
 // Wheel rules enforced before anything is unpacked (the binary
@@ -52,28 +54,6 @@ func parseWheelName(filename string) (wheelName, error) {
 		}
 	}
 	return w, nil
-}
-
-// canonicalName is PEP 503 normalization.
-func canonicalName(s string) string {
-	var b strings.Builder
-	sep := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '-' || c == '_' || c == '.' {
-			sep = true
-			continue
-		}
-		if sep && b.Len() > 0 {
-			b.WriteByte('-')
-		}
-		sep = false
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
 }
 
 // parseHeaders reads RFC 822 style "Key: value" lines (WHEEL, the
@@ -359,7 +339,7 @@ func openWheel(p string) (_ *wheelArchive, err error) {
 	for d := range infoDirs {
 		w.DistInfo = d
 	}
-	if !strings.HasPrefix(canonicalName(w.DistInfo), canonicalName(wn.Name)) {
+	if !strings.HasPrefix(requirements.NormalizeName(w.DistInfo), requirements.NormalizeName(wn.Name)) {
 		return nil, w.err(w.DistInfo, fmt.Errorf("%w: .dist-info directory does not match project %s", ErrBadWheel, wn.Name))
 	}
 	wheelData, err := w.readSmall(w.DistInfo + "/WHEEL")
