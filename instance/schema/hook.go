@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deploykit/deploykit/instance/account"
+	"github.com/deploykit/deploykit/internal/tailbuf"
 )
 
 // ErrHookFailed: a migration hook exited unsuccessfully (see *HookError).
@@ -40,10 +40,10 @@ func RunHook(ctx context.Context, acct *account.Account, argv, env []string, dir
 	if err != nil {
 		return &HookError{Argv: argv, Err: err}
 	}
-	var tail tailBuffer
-	w := io.Writer(&tail)
+	tail := &tailbuf.Buffer{Max: 4096}
+	w := io.Writer(tail)
 	if out != nil {
-		w = io.MultiWriter(out, &tail)
+		w = io.MultiWriter(out, tail)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
@@ -51,17 +51,3 @@ func RunHook(ctx context.Context, acct *account.Account, argv, env []string, dir
 	}
 	return nil
 }
-
-// tailBuffer keeps the last 4 KiB written to it.
-type tailBuffer struct{ b []byte }
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	const max = 4096
-	t.b = append(t.b, p...)
-	if len(t.b) > max {
-		t.b = bytes.Clone(t.b[len(t.b)-max:])
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string { return string(t.b) }

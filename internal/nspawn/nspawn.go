@@ -21,6 +21,7 @@ import (
 
 	"github.com/deploykit/deploykit/internal/flock"
 	"github.com/deploykit/deploykit/internal/procgroup"
+	"github.com/deploykit/deploykit/internal/tailbuf"
 )
 
 // Suite is the Debian release the root file system is made of.
@@ -64,7 +65,7 @@ type Container struct {
 	pid  int
 	done chan struct{}
 	werr error
-	out  *capBuffer
+	out  *tailbuf.Buffer
 	opts Options
 	once sync.Once
 	cerr error
@@ -143,7 +144,7 @@ func Boot(ctx context.Context, opts Options) (*Container, error) {
 		args = append(args, flag+b.Host+":"+dst)
 	}
 	args = append(args, "--boot")
-	c := &Container{Name: name, done: make(chan struct{}), out: &capBuffer{max: 64 << 10}, opts: opts}
+	c := &Container{Name: name, done: make(chan struct{}), out: &tailbuf.Buffer{Max: 64 << 10}, opts: opts}
 	c.cmd = exec.Command(nspawn, args...)
 	c.cmd.Stdin = nil
 	c.cmd.Stdout = c.out
@@ -164,11 +165,11 @@ func Boot(ctx context.Context, opts Options) (*Container, error) {
 	defer cancel()
 	if err := c.findInit(bctx); err != nil {
 		c.kill()
-		return nil, &Error{Step: "find init", Err: err, Console: c.out.tail()}
+		return nil, &Error{Step: "find init", Err: err, Console: consoleTail(c.out)}
 	}
 	if err := c.waitRunning(bctx); err != nil {
 		c.kill()
-		return nil, &Error{Step: "wait for is-system-running", Err: err, Console: c.out.tail()}
+		return nil, &Error{Step: "wait for is-system-running", Err: err, Console: consoleTail(c.out)}
 	}
 	log.Info("nspawn container up", "machine", name, "pid", c.pid, "took", time.Since(start))
 	return c, nil
@@ -183,7 +184,7 @@ func (c *Container) PID() int { return c.pid }
 func (c *Container) Root() string { return fmt.Sprintf("/proc/%d/root", c.pid) }
 
 // Console returns the tail of the container's console output.
-func (c *Container) Console() string { return c.out.tail() }
+func (c *Container) Console() string { return consoleTail(c.out) }
 
 func (c *Container) findInit(ctx context.Context) error {
 	nspawnPID := c.cmd.Process.Pid
@@ -309,7 +310,7 @@ func (c *Container) Close() error {
 		case <-c.done:
 		case <-ctx.Done():
 			c.kill()
-			c.cerr = &Error{Step: "poweroff", Err: ErrTimeout, Console: c.out.tail()}
+			c.cerr = &Error{Step: "poweroff", Err: ErrTimeout, Console: consoleTail(c.out)}
 		}
 	})
 	return c.cerr
@@ -329,27 +330,9 @@ func (c *Container) kill() {
 	}
 }
 
-// capBuffer keeps the last max bytes written to it.
-type capBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (b *capBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if len(b.buf) > b.max {
-		b.buf = append([]byte(nil), b.buf[len(b.buf)-b.max:]...)
-	}
-	return len(p), nil
-}
-
-func (b *capBuffer) tail() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := string(b.buf)
+// consoleTail is the last 40 lines of what the console kept.
+func consoleTail(b *tailbuf.Buffer) string {
+	s := b.String()
 	if lines := strings.Split(s, "\n"); len(lines) > 40 {
 		s = strings.Join(lines[len(lines)-40:], "\n")
 	}

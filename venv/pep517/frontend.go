@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/deploykit/deploykit/internal/filehash"
 	"github.com/deploykit/deploykit/internal/flock"
 	"github.com/deploykit/deploykit/internal/procgroup"
+	"github.com/deploykit/deploykit/internal/tailbuf"
 	"github.com/deploykit/deploykit/requirements/dist"
 	"github.com/deploykit/deploykit/venv"
 )
@@ -335,27 +335,15 @@ type hookCaller struct {
 	run  string
 }
 
-// tailBuffer keeps the last max bytes written.
-type tailBuffer struct {
-	max int
-	buf []byte
-	cut bool
-}
+// hookOutput keeps the end of a hook's output, marked with "…" when its
+// start was dropped.
+type hookOutput struct{ tailbuf.Buffer }
 
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = slices.Clone(t.buf[len(t.buf)-t.max:])
-		t.cut = true
+func (o *hookOutput) String() string {
+	if o.Truncated() {
+		return "…" + o.Buffer.String()
 	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	if t.cut {
-		return "…" + string(t.buf)
-	}
-	return string(t.buf)
+	return o.Buffer.String()
 }
 
 // call runs one hook; ret is its JSON return value, missing reports an
@@ -382,7 +370,8 @@ func (h *hookCaller) call(ctx context.Context, hook string, kwargs map[string]an
 	if err := os.WriteFile(reqFile, req, 0o644); err != nil {
 		return nil, "", false, err
 	}
-	out := &tailBuffer{max: h.f.opts.OutputLimit}
+	out := &hookOutput{}
+	out.Max = h.f.opts.OutputLimit
 	cmd := exec.CommandContext(ctx, h.env.Executable(), h.run, hook, reqFile, resFile)
 	cmd.Dir = h.src
 	cmd.Env = buildEnv(h.env)
