@@ -93,6 +93,7 @@ type solver struct {
 	roots []requirements.Requirement
 
 	incompats [][]*incompat
+	depsOn    [][]*incompat // per package: the dependency incompatibilities on it
 
 	assigns []assignment
 	byPkg   [][]int // per package: indexes into assigns
@@ -137,6 +138,7 @@ func (s *solver) addPkg(pk *pkg) pkgID {
 	s.hasCum = append(s.hasCum, false)
 	s.decided = append(s.decided, -1)
 	s.incompats = append(s.incompats, nil)
+	s.depsOn = append(s.depsOn, nil)
 	return id
 }
 
@@ -282,6 +284,9 @@ func (s *solver) preferred(p pkgID) (int, bool) {
 func (s *solver) addIncompat(inc *incompat) {
 	for _, e := range inc.terms {
 		s.incompats[e.p] = append(s.incompats[e.p], inc)
+	}
+	if inc.kind == kindDependency && len(inc.terms) == 2 && inc.terms[1].p == inc.dep && inc.terms[0].p != inc.dep {
+		s.depsOn[inc.dep] = append(s.depsOn[inc.dep], inc)
 	}
 }
 
@@ -559,8 +564,8 @@ func (s *solver) activeSpecifiers(p pkgID) []pep440.Specifiers {
 	pk := s.pkgs[p]
 	// Every dependency whose requirer is in the solution counts, also one
 	// that derived nothing because p was already narrower.
-	for _, inc := range s.incompats[p] {
-		if inc.kind == kindDependency && inc.dep == p && len(inc.terms) == 2 && inc.terms[0].p != p && s.relationOf(inc.terms[0]) == relSatisfied {
+	for _, inc := range s.depsOn[p] {
+		if s.relationOf(inc.terms[0]) == relSatisfied {
 			out = append(out, inc.spec)
 		}
 	}
@@ -623,6 +628,18 @@ func (s *solver) allowed(p pkgID, set vset) (keep []int, excluded causeKind) {
 		return idxs, 0
 	}
 	idxs = index
+	plain := true
+	for _, i := range idxs {
+		if c := pk.cands[i]; c.Yanked || c.Version.IsPrerelease() {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		// Only final, unyanked versions: the requirers' specifiers
+		// cannot change anything.
+		return idxs, 0
+	}
 	specs := s.activeSpecifiers(p)
 	if pk.extra != "" {
 		specs = append(specs, s.activeSpecifiers(pk.base)...)
