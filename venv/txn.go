@@ -15,7 +15,7 @@ import (
 	"sync"
 	"syscall"
 
-	"golang.org/x/sys/unix"
+	"github.com/deploykit/deploykit/internal/flock"
 )
 
 // A transaction changes a venv so that it ends either as it was or as
@@ -55,13 +55,7 @@ func lockDir(dir string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if err := flock.File(f, true); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("locking %s: %w", dir, err)
 	}

@@ -3,13 +3,15 @@
 // Package flock takes flock(2) locks on lock files, the way deploykit
 // serialises work across processes.
 //
-// Lock blocks until it has the lock: venv's wheel cache lock (shared for
-// installs, exclusive for Prune) and venv/pep517's per-source-tree build
-// lock. Wait takes an exclusive lock that a context can give up on:
-// flock itself cannot be interrupted by a context, so the lock is tried
-// without blocking and retried every poll interval until it is free or
-// ctx ends; internal/pgcluster (cluster.lock) and internal/nspawn (the
-// shared root file system's lock) wait through it.
+// Lock and File block until they have the lock: venv's wheel cache lock
+// (shared for installs, exclusive for Prune), its per-venv directory
+// lock, and venv/pep517's per-source-tree build lock.
+//
+// Wait takes an exclusive lock that a context can give up on: flock
+// itself cannot be interrupted by a context, so the lock is tried without
+// blocking and retried every poll interval until it is free or ctx ends;
+// internal/pgcluster (cluster.lock) and internal/nspawn (the shared root
+// file system's lock) wait through it.
 package flock
 
 import (
@@ -28,21 +30,27 @@ func Lock(path string, perm os.FileMode, exclusive bool) (unlock func(), err err
 	if err != nil {
 		return nil, err
 	}
+	if err := File(f, exclusive); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// File takes a shared or an exclusive lock on an open file (or
+// directory: venv locks its own directory), blocking until it is granted.
+// Closing f releases it.
+func File(f *os.File, exclusive bool) error {
 	how := syscall.LOCK_SH
 	if exclusive {
 		how = syscall.LOCK_EX
 	}
 	for {
-		err = syscall.Flock(int(f.Fd()), how)
+		err := syscall.Flock(int(f.Fd()), how)
 		if err != syscall.EINTR {
-			break
+			return err
 		}
 	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
 }
 
 // Wait takes an exclusive lock on f, retrying every poll until it gets

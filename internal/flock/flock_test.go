@@ -125,3 +125,28 @@ func TestLockSharedAndExclusive(t *testing.T) {
 		t.Fatalf("unlock did not release the lock: %v", err)
 	}
 }
+
+// File locks a directory as venv locks its own.
+func TestFileLocksADirectory(t *testing.T) {
+	dir := t.TempDir()
+	a, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := File(a, true); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := syscall.Flock(int(b.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); !errors.Is(err, syscall.EWOULDBLOCK) {
+		t.Fatalf("shared try under File's exclusive lock = %v, want EWOULDBLOCK", err)
+	}
+	a.Close()
+	if err := File(b, false); err != nil {
+		t.Fatalf("File(shared) after the exclusive holder closed: %v", err)
+	}
+}
