@@ -116,6 +116,7 @@ func (r *Requirements) addFile(f *requirements.File, dir string) error {
 	}
 	r.Sources.NoIndex = r.Sources.NoIndex || f.NoIndex
 	r.Sources.Pre = r.Sources.Pre || f.Pre
+	r.Sources.PreferBinary = r.Sources.PreferBinary || f.PreferBinary
 	if f.IndexURL != "" && r.Sources.IndexURL == "" {
 		r.Sources.IndexURL = f.IndexURL
 	}
@@ -219,7 +220,7 @@ func (r *Resolver) Resolve(ctx context.Context, reqs *Requirements, opts LockOpt
 		}
 	}
 	constraints := append([]requirements.Requirement(nil), reqs.Constraints...)
-	ropts := resolve.Options{Environment: r.env, Pre: opts.Pre || reqs.Sources.Pre, UpgradePackages: opts.UpgradePackages, Logger: opts.Logger}
+	ropts := resolve.Options{Environment: r.env, Pre: opts.Pre || reqs.Sources.Pre, PreferBinary: reqs.Sources.PreferBinary, UpgradePackages: opts.UpgradePackages, Logger: opts.Logger}
 	if opts.Previous != nil {
 		changed := map[string]bool{}
 		for _, c := range opts.Changes {

@@ -140,3 +140,20 @@ func TestResolverNamesPathOnlyRequirements(t *testing.T) {
 	}
 	t.Logf("missing path: %v", err)
 }
+
+// TestRequirementFilesCarryPreferBinary: --prefer-binary in a requirements
+// file reaches the resolver's options, as pip applies it.
+func TestRequirementFilesCarryPreferBinary(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "requirements.txt")
+	if err := os.WriteFile(f, []byte("--prefer-binary\nsix\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := ParseRequirementFiles(context.Background(), []string{f}, Sources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reqs.Sources.PreferBinary {
+		t.Fatal("--prefer-binary in the file did not reach Sources")
+	}
+}

@@ -64,6 +64,9 @@ type Sources struct {
 	NoIndex        bool     `json:"no_index,omitempty"`
 	Pre            bool     `json:"pre,omitempty"`
 	TrustedHosts   []string `json:"trusted_hosts,omitempty"`
+	// PreferBinary is pip's --prefer-binary: an older version with a
+	// wheel beats a newer one that has only an sdist.
+	PreferBinary bool `json:"prefer_binary,omitempty"`
 }
 
 // EventKind says what an Event reports.

@@ -30,6 +30,7 @@ type sourceFlags struct {
 	findLinks  []string
 	noIndex    bool
 	pre        bool
+	preferBin  bool
 	trusted    []string
 	cacheDir   string
 	noCompile  bool
@@ -41,6 +42,7 @@ func (s *sourceFlags) add(f *pflag.FlagSet) {
 	f.StringSliceVarP(&s.findLinks, "find-links", "f", nil, "directories or HTML pages with links to archives")
 	f.BoolVar(&s.noIndex, "no-index", false, "ignore package indexes (use --find-links only)")
 	f.BoolVar(&s.pre, "pre", false, "include pre-releases")
+	f.BoolVar(&s.preferBin, "prefer-binary", false, "prefer older versions with wheels over newer sdist-only ones")
 	f.StringSliceVar(&s.trusted, "trusted-host", nil, "hosts allowed over plain HTTP")
 	f.StringVar(&s.cacheDir, "cache-dir", "", "cache for downloads, builds and unpacked wheels (default ROOT/cache)")
 	f.BoolVar(&s.noCompile, "no-compile", false, "do not byte-compile installed modules")
@@ -54,7 +56,7 @@ func (s *sourceFlags) sources() instance.Sources {
 		}
 		fl = append(fl, f)
 	}
-	return instance.Sources{IndexURL: s.indexURL, ExtraIndexURLs: s.extraIndex, FindLinks: fl, NoIndex: s.noIndex, Pre: s.pre, TrustedHosts: s.trusted}
+	return instance.Sources{IndexURL: s.indexURL, ExtraIndexURLs: s.extraIndex, FindLinks: fl, NoIndex: s.noIndex, Pre: s.pre, PreferBinary: s.preferBin, TrustedHosts: s.trusted}
 }
 
 func (a *app) cacheDir(s *sourceFlags) string {
