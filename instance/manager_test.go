@@ -630,10 +630,13 @@ func TestUpgradeThatAddsAListeningServiceGetsItAPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(spec.File, append(b, extra...), 0o644); err != nil {
+	// A spec file of another name: the upgrade records it, and a later
+	// plain upgrade reads it again.
+	spec2 := filepath.Join(f.specDir, "app2.toml")
+	if err := os.WriteFile(spec2, append(b, extra...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if spec, err = LoadSpec(spec.File); err != nil {
+	if spec, err = LoadSpec(spec2); err != nil {
 		t.Fatal(err)
 	}
 	up, err := m.Upgrade(ctx, name, spec)
@@ -648,6 +651,21 @@ func TestUpgradeThatAddsAListeningServiceGetsItAPort(t *testing.T) {
 	}
 	if a := get(t, up.Ports["web"]); a.Version != "2" {
 		t.Fatalf("web after the upgrade: %+v", a)
+	}
+	if up.SpecFile != spec2 {
+		t.Fatalf("upgrade --spec %s recorded spec_file %q", spec2, up.SpecFile)
+	}
+	// What `deploykit upgrade NAME` (no --spec) does: the recorded file.
+	last, err := LoadSpec(up.SpecFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := m.Upgrade(ctx, name, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := get(t, again.Ports["api"]); a.Instance != name {
+		t.Fatalf("a plain upgrade after upgrade --spec dropped the new service: %+v", a)
 	}
 }
 

@@ -325,11 +325,16 @@ func (m *Manager) upgrade(ctx context.Context, name, kind string, spec *Spec, ch
 	if err != nil {
 		return nil, err
 	}
+	// An upgrade from a given spec file makes it the one a later plain
+	// upgrade reads again ("the spec the instance was last deployed from").
+	specFile := ""
 	if spec == nil {
 		spec, err = m.releaseSpec(name, st.Current)
 		if err != nil {
 			return nil, err
 		}
+	} else if spec.File != "" {
+		specFile = filepath.Join(spec.Dir, filepath.Base(spec.File))
 	}
 	if spec.Name != st.App {
 		return nil, fmt.Errorf("instance %s runs application %q, the spec is for %q: %w", name, st.App, spec.Name, ErrInvalidSpec)
@@ -341,6 +346,9 @@ func (m *Manager) upgrade(ctx context.Context, name, kind string, spec *Spec, ch
 		"release":  m.newReleaseID(name, st),
 		"previous": st.Current,
 		"changes":  strings.Join(changes, "\n"),
+	}
+	if specFile != "" {
+		params["record_spec_file"] = specFile
 	}
 	if err := specParams(spec, params); err != nil {
 		return nil, err
@@ -429,6 +437,9 @@ func (m *Manager) planUpgrade(ctx context.Context, name, kind string, params map
 		}},
 		{name: "commit", commit: true, do: func(ctx context.Context) error {
 			st.Current = id
+			if f := params["record_spec_file"]; f != "" {
+				st.SpecFile = f
+			}
 			if n := releaseNumber(id) + 1; n > st.NextRelease {
 				st.NextRelease = n
 			}
