@@ -126,6 +126,12 @@ func (m *Manager) restore(ctx context.Context, name, file string, ropts RestoreO
 	if err != nil {
 		return err
 	}
+	// Check the whole archive — its hashes, its seal, whose instance it
+	// is — while the instance still serves: a refused or corrupt archive
+	// must not cost a stop and start.
+	if _, err := backup.CheckFile(ctx, abs, backup.CheckOptions{Instance: name, Force: ropts.Force, Logger: m.log}); err != nil {
+		return fmt.Errorf("restore: %s: %w", file, err)
+	}
 	params := map[string]string{"file": abs}
 	if ropts.Force {
 		params["force"] = "true"
@@ -183,7 +189,16 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 			} else {
 				opts.SkipDatabase = true
 			}
-			_, err := backup.RestoreFile(ctx, file, opts)
+			// Checked already (restore, before the stop); the stream is
+			// verified again as it is read, and nothing is replaced
+			// unless all of it verifies, so a file changed since then
+			// still cannot slip through.
+			f, err := os.Open(file)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = backup.Restore(ctx, f, opts)
 			return err
 		}},
 		{name: "start", do: func(ctx context.Context) error {

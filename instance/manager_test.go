@@ -296,13 +296,44 @@ func TestLifecycleTwoInstancesUpgradeHotfixRollbackBackupRemove(t *testing.T) {
 	if v, err := m.Verify(ctx, res.Path); err != nil || v.Instance != prod || v.Release != "r2" {
 		t.Fatalf("verify: %+v %v", v, err)
 	}
-	// Production's archive is refused for staging without Force, before
-	// anything changes.
+	// Production's archive is refused for staging without Force, and a
+	// corrupt archive is refused, before anything changes: staging keeps
+	// serving from the same process (no stop and start for nothing).
+	webPID := func() int {
+		t.Helper()
+		st, err := m.Status(ctx, stage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range st.Services {
+			if c.Component == "web" {
+				return c.PID
+			}
+		}
+		t.Fatalf("no web component in %+v", st.Services)
+		return 0
+	}
+	pid := webPID()
 	if err := m.Restore(ctx, stage, res.Path, RestoreOptions{}); !errors.Is(err, archive.ErrOtherInstance) {
 		t.Fatalf("restore of another instance's archive without Force: %v", err)
 	}
+	corrupt := filepath.Join(t.TempDir(), "corrupt.dkb")
+	b, err := os.ReadFile(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(corrupt, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Restore(ctx, stage, corrupt, RestoreOptions{Force: true}); err == nil {
+		t.Fatal("a corrupt archive was restored")
+	}
 	if b := get(t, s.Ports["web"]); b.Instance != stage {
 		t.Fatalf("staging disturbed by the refused restore: %+v", b)
+	}
+	if p := webPID(); p != pid || p == 0 {
+		t.Fatalf("staging's web process changed (%d -> %d) for a refused restore", pid, p)
 	}
 	if err := m.Restore(ctx, stage, res.Path, RestoreOptions{Force: true}); err != nil {
 		t.Fatal(err)
