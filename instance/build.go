@@ -495,16 +495,24 @@ func fileSHA256(path string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-// interpreter picks the newest interpreter satisfying the spec's
-// constraint (or Options.Python). Running as root, it must also be usable
-// by instance users: an interpreter under /root (pyenv's default) is not,
-// and a venv made from it would not start.
+// interpreter picks the interpreter for spec's releases: see
+// InstanceInterpreter; Options.Python overrides the spec's constraint.
 func (m *Manager) interpreter(ctx context.Context, spec *Spec) (*venv.Interpreter, error) {
 	want := spec.Python
 	if m.opts.Python != "" {
 		want = m.opts.Python
 	}
-	dopts := venv.DiscoverOptions{CacheDir: m.layout.CacheDir()}
+	return InstanceInterpreter(ctx, want, m.layout.CacheDir())
+}
+
+// InstanceInterpreter picks the interpreter an instance's releases are
+// built with, for want (a version constraint, a path or a command name):
+// the newest that satisfies it. Running as root, it must also be usable
+// by instance users: an interpreter under /root (pyenv's default) is not,
+// and a venv made from it would not start. `deploykit lock --spec` uses it
+// too, so a lock is made for the interpreter create and upgrade will use.
+func InstanceInterpreter(ctx context.Context, want, cacheDir string) (*venv.Interpreter, error) {
+	dopts := venv.DiscoverOptions{CacheDir: cacheDir}
 	if os.Geteuid() != 0 || strings.ContainsRune(want, os.PathSeparator) || strings.HasPrefix(want, "python") {
 		return venv.FindPython(ctx, want, dopts)
 	}
@@ -525,7 +533,7 @@ func (m *Manager) interpreter(ctx context.Context, spec *Spec) (*venv.Interprete
 		}
 	}
 	if pyenv == "" || !worldExecutable(pyenv) {
-		dopts.PyenvRoot = filepath.Join(m.layout.CacheDir(), "no-pyenv")
+		dopts.PyenvRoot = filepath.Join(cacheDir, "no-pyenv")
 	}
 	cands, err := venv.Discover(ctx, dopts)
 	if err != nil {

@@ -486,4 +486,15 @@ func TestCLILockSyncInstall(t *testing.T) {
 	if se := c.code(exitFailure, "lock", "django>=5", "--no-index", "-f", wh.Dir, "--python", py.Path); !strings.Contains(se, "Because") {
 		t.Fatalf("conflict report: %s", se)
 	}
+	// lock --spec locks for the interpreter create would build with: as
+	// root, one instance users can run (not pyenv's under /root).
+	if os.Geteuid() == 0 {
+		spec := filepath.Join(dir, "app.toml")
+		if err := os.WriteFile(spec, []byte("name = \"lk\"\npython = \">=3.6\"\npackages = [\"six\"]\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if so := c.ok("lock", "--spec", spec, "--no-index", "-f", wh.Dir); !strings.Contains(so, "requires-python = '=="+py.Version+"'") {
+			t.Fatalf("lock --spec as root did not lock for %s (%s):\n%s", py.Path, py.Version, so)
+		}
+	}
 }

@@ -151,6 +151,7 @@ the --upgrade-package names.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			var reqs *instance.Requirements
+			var specPy *venv.Interpreter
 			var err error
 			if specPath != "" {
 				spec, lerr := loadSpec(specPath)
@@ -158,7 +159,10 @@ the --upgrade-package names.`,
 					return lerr
 				}
 				if python == "" {
-					python = spec.Python
+					// The interpreter create and upgrade would build with.
+					if specPy, err = instance.InstanceInterpreter(ctx, spec.Python, a.cacheDir(&src)); err != nil {
+						return err
+					}
 				}
 				reqs, err = instance.ParseRequirements(ctx, spec, src.sources())
 			} else {
@@ -167,9 +171,11 @@ the --upgrade-package names.`,
 			if err != nil {
 				return err
 			}
-			py, err := venv.FindPython(ctx, python, venv.DiscoverOptions{CacheDir: a.cacheDir(&src)})
-			if err != nil {
-				return err
+			py := specPy
+			if py == nil {
+				if py, err = venv.FindPython(ctx, python, venv.DiscoverOptions{CacheDir: a.cacheDir(&src)}); err != nil {
+					return err
+				}
 			}
 			rs, err := instance.NewResolver(ctx, py, reqs.Sources, a.cacheDir(&src), a.logger())
 			if err != nil {
