@@ -145,6 +145,11 @@ func (c *Controller) installed(instance string) ([]Unit, error) {
 // to another instance or component, or was not written by deploykit, is an
 // ErrCollision and nothing is written.
 func (c *Controller) Install(ctx context.Context, instance string, comps []services.Component) error {
+	for i := range comps {
+		if err := checkTmp(&comps[i]); err != nil {
+			return err
+		}
+	}
 	units, err := Render(instance, comps)
 	if err != nil {
 		return err

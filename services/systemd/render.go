@@ -108,6 +108,29 @@ func checkHome(c *services.Component) error {
 	return nil
 }
 
+// checkTmp refuses, at install, a component whose program, working
+// directory or files live under /tmp or /var/tmp: PrivateTmp=yes gives
+// the service its own empty ones, so it would fail to start. (Render
+// allows it, so `deploykit units` can still show the units of a root
+// kept under /tmp, as tests and trials do.)
+func checkTmp(c *services.Component) error {
+	paths := append([]string{c.Command[0], c.WorkingDir, c.EnvironmentFile}, c.Relax.WritablePaths...)
+	for _, l := range c.Listen {
+		if l.Network == "unix" {
+			paths = append(paths, l.Address)
+		}
+	}
+	for _, p := range paths {
+		for _, d := range []string{"/tmp", "/var/tmp"} {
+			if p == d || strings.HasPrefix(p, d+"/") {
+				return &services.ComponentError{Instance: c.Instance, Component: c.Name, Field: "command",
+					Err: fmt.Errorf("%w: %s is under %s, which PrivateTmp=yes replaces with an empty directory: keep the deploykit root outside /tmp and /var/tmp under systemd", services.ErrInvalid, p, d)}
+			}
+		}
+	}
+	return nil
+}
+
 const readyPrefix = "# deploykit-ready: "
 
 // readyLine is the JSON of a service unit's "# deploykit-ready:" line.

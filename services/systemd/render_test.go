@@ -2,6 +2,7 @@ package systemd
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -169,5 +170,24 @@ func TestRenderedUnitsPassAnalyzers(t *testing.T) {
 		if v > 2.0 {
 			t.Errorf("%s scores %.1f > 2.0:\n%s", u.Name, v, out)
 		}
+	}
+}
+
+// TestInstallRefusesPathsUnderTmp: PrivateTmp=yes gives a service empty
+// /tmp and /var/tmp, so a component living there would not start; Install
+// says so, naming the path, and writes nothing. Render still shows it.
+func TestInstallRefusesPathsUnderTmp(t *testing.T) {
+	dir := t.TempDir()
+	ctl := &Controller{UnitDir: dir}
+	c := services.Component{Name: "web", Instance: "t1", Command: []string{"/var/tmp/dk/instances/t1/current/venv/bin/gunicorn"}}
+	if _, err := Render("t1", []services.Component{c}); err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	err := ctl.Install(context.Background(), "t1", []services.Component{c})
+	if !errors.Is(err, services.ErrInvalid) || !strings.Contains(err.Error(), "/var/tmp/dk/instances/t1/current/venv/bin/gunicorn is under /var/tmp") {
+		t.Fatalf("Install: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("Install wrote %v", ents)
 	}
 }
