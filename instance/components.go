@@ -225,11 +225,40 @@ func (m *Manager) healthCheck(ctx context.Context, st *State, spec *Spec) error 
 				}
 				last = err
 			}
+			// A component that has given up (crash loop, exit at once)
+			// will not come up: fail now rather than at the timeout, so a
+			// bad upgrade is rolled back in seconds.
+			if err := m.componentFailed(ctx, st.Name, name); err != nil {
+				return fmt.Errorf("health check of %s on %s failed: %w", name, addr, err)
+			}
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("health check of %s on %s failed: %v", name, addr, last)
 			case <-time.After(150 * time.Millisecond):
 			}
+		}
+	}
+	return nil
+}
+
+// componentFailed returns an error when the service controller reports the
+// instance's component as failed.
+func (m *Manager) componentFailed(ctx context.Context, instance, component string) error {
+	ctrl, err := m.controller()
+	if err != nil {
+		return nil
+	}
+	sts, err := ctrl.Status(ctx, instance)
+	if err != nil {
+		return nil // the probe's own error is the one to report
+	}
+	for _, c := range sts {
+		if c.Component == component && c.State == services.StateFailed {
+			msg := c.Error
+			if msg == "" {
+				msg = c.Sub
+			}
+			return fmt.Errorf("the component failed (%s)", msg)
 		}
 	}
 	return nil

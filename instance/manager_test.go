@@ -735,3 +735,42 @@ func TestWrongDatabaseServerIsRefusedBeforeAnyChange(t *testing.T) {
 		t.Fatalf("instance disturbed: %+v", a)
 	}
 }
+
+// TestUpgradeWhoseServiceCrashLoopsFailsFast: a new release whose web
+// component starts and then keeps dying is given up on as soon as the
+// service controller declares it failed, not at the end of the health
+// timeout, and the old release serves again.
+func TestUpgradeWhoseServiceCrashLoopsFailsFast(t *testing.T) {
+	f := newFixture(t)
+	opts := f.options()
+	opts.HealthTimeout = 90 * time.Second
+	m, err := Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	name := randomName("tc")
+	cleanup(t, m, name)
+	st, err := m.Create(ctx, name, f.spec(t, "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := f.spec(t, "2")
+	svc := broken.Services["web"]
+	svc.Command = []string{"python", "-c", "import time, sys; time.sleep(0.3); sys.exit('dies after starting')"}
+	broken.Services["web"] = svc
+	start := time.Now()
+	_, err = m.Upgrade(ctx, name, broken)
+	took := time.Since(start)
+	var se *StepError
+	if !errors.As(err, &se) || !se.RolledBack {
+		t.Fatalf("upgrade to a crash-looping release: %v", err)
+	}
+	t.Logf("failed after %v: %v", took.Round(time.Millisecond), err)
+	if took > 45*time.Second {
+		t.Fatalf("a crash-looping release took %v to fail (health timeout %v)", took, opts.HealthTimeout)
+	}
+	if a := get(t, st.Ports["web"]); a.Version != "1" {
+		t.Fatalf("old release not serving: %+v", a)
+	}
+}
