@@ -141,13 +141,21 @@ type Resolver struct {
 // NewResolver prepares a Resolver for py over sources, caching downloads,
 // checkouts and builds under cacheDir ("" = a temporary directory).
 func NewResolver(ctx context.Context, py *venv.Interpreter, src Sources, cacheDir string, log *slog.Logger) (*Resolver, error) {
-	env, err := requirements.CurrentEnvironment(ctx, py.Path)
-	if err != nil {
-		return nil, err
+	// The interpreter's one (cached) run already told its markers and
+	// tag facts; asking it again costs two interpreter starts per resolve.
+	env := requirements.Environment{}
+	for k, v := range py.Markers {
+		env[k] = v
 	}
-	facts, err := dist.ProbeTagFacts(ctx, py.Path)
-	if err != nil {
-		return nil, err
+	facts := py.TagFacts
+	if len(env) == 0 || facts.Implementation == "" {
+		var err error
+		if env, err = requirements.CurrentEnvironment(ctx, py.Path); err != nil {
+			return nil, err
+		}
+		if facts, err = dist.ProbeTagFacts(ctx, py.Path); err != nil {
+			return nil, err
+		}
 	}
 	pyv, err := pep440.Parse(env["python_full_version"])
 	if err != nil {
