@@ -422,19 +422,9 @@ func (m *Manager) planUpgrade(ctx context.Context, name, kind string, params map
 		{name: "migrate", do: func(ctx context.Context) error {
 			return m.migrate(ctx, st, spec, id)
 		}},
-		{name: "switch", do: func(ctx context.Context) error {
-			return atomicfile.Symlink(filepath.Join("releases", id), l.Current(name))
-		}, undo: func(ctx context.Context) error {
-			return atomicfile.Symlink(filepath.Join("releases", prev), l.Current(name))
-		}},
-		{name: "restart", do: func(ctx context.Context) error {
-			return m.installAndRestart(ctx, st, spec, id)
-		}, undo: func(ctx context.Context) error {
-			return m.installAndRestart(ctx, st, prevSpec, prev)
-		}},
-		{name: "health", do: func(ctx context.Context) error {
-			return m.healthCheck(ctx, st, spec)
-		}},
+	}
+	op.steps = append(op.steps, m.switchSteps(st, spec, id, prevSpec, prev)...)
+	op.steps = append(op.steps, []step{
 		{name: "commit", commit: true, do: func(ctx context.Context) error {
 			st.Current = id
 			if f := params["record_spec_file"]; f != "" {
@@ -453,7 +443,7 @@ func (m *Manager) planUpgrade(ctx context.Context, name, kind string, params map
 		{name: "prune", do: func(ctx context.Context) error {
 			return m.pruneReleases(st)
 		}},
-	}
+	}...)
 	return op, nil
 }
 
@@ -539,7 +529,21 @@ func (m *Manager) planRollback(ctx context.Context, name string, params map[stri
 		return nil, err
 	}
 	l := m.layout
-	return &operation{op: "rollback", params: params, steps: []step{
+	steps := append(m.switchSteps(st, spec, id, prevSpec, prev), step{name: "commit", commit: true, do: func(ctx context.Context) error {
+		st.Current = id
+		return writeState(l, st)
+	}, undo: func(ctx context.Context) error {
+		return writeState(l, old)
+	}})
+	return &operation{op: "rollback", params: params, steps: steps}, nil
+}
+
+// switchSteps are the steps upgrade and rollback share: point current at
+// release id, restart its services (undone by restarting prev's), and
+// health-check them.
+func (m *Manager) switchSteps(st *State, spec *Spec, id string, prevSpec *Spec, prev string) []step {
+	l, name := m.layout, st.Name
+	return []step{
 		{name: "switch", do: func(ctx context.Context) error {
 			return atomicfile.Symlink(filepath.Join("releases", id), l.Current(name))
 		}, undo: func(ctx context.Context) error {
@@ -553,13 +557,7 @@ func (m *Manager) planRollback(ctx context.Context, name string, params map[stri
 		{name: "health", do: func(ctx context.Context) error {
 			return m.healthCheck(ctx, st, spec)
 		}},
-		{name: "commit", commit: true, do: func(ctx context.Context) error {
-			st.Current = id
-			return writeState(l, st)
-		}, undo: func(ctx context.Context) error {
-			return writeState(l, old)
-		}},
-	}}, nil
+	}
 }
 
 // RemoveOptions tune Remove.
