@@ -2,10 +2,7 @@ package instance
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -13,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/deploykit/deploykit/instance/account"
+	"github.com/deploykit/deploykit/internal/filehash"
 	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/dist"
 	"github.com/deploykit/deploykit/requirements/index"
@@ -327,7 +325,7 @@ func (r *Resolver) wheelOf(ctx context.Context, p resolve.Resolved) (venv.Distri
 		return d, fmt.Errorf("%s %s: %w", p.Name, d.Version, err)
 	}
 	d.Wheel = path
-	if d.SHA256, _, err = fileSHA256(path); err != nil {
+	if d.SHA256, err = filehash.SHA256(path); err != nil {
 		return d, err
 	}
 	return d, nil
@@ -480,27 +478,12 @@ func (r *Resolver) LockDistributions(ctx context.Context, lk *lock.Lock, lockDir
 			return nil, fmt.Errorf("lock: %s %s: %w", p.Name, p.Version, err)
 		}
 		d.Wheel = path
-		if d.SHA256, _, err = fileSHA256(path); err != nil {
+		if d.SHA256, err = filehash.SHA256(path); err != nil {
 			return nil, err
 		}
 		out = append(out, d)
 	}
 	return out, nil
-}
-
-// fileSHA256 hashes a file.
-func fileSHA256(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 // interpreter picks the interpreter for spec's releases: see

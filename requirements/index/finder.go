@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/deploykit/deploykit/internal/atomicfile"
+	"github.com/deploykit/deploykit/internal/filehash"
 	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/dist"
 	"github.com/deploykit/deploykit/requirements/index/vcs"
@@ -452,18 +453,8 @@ func (f *Finder) SHA256(ctx context.Context, file File) (string, error) {
 	return fileSHA256(p)
 }
 
-func fileSHA256(p string) (string, error) {
-	fh, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer fh.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, fh); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
+// fileSHA256 is the hex SHA-256 of a file's content.
+var fileSHA256 = filehash.SHA256
 
 func newHash(alg string) hash.Hash {
 	switch alg {
