@@ -32,9 +32,12 @@ type Response struct {
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
 	// NotFound marks an unknown component.
-	NotFound bool              `json:"not_found,omitempty"`
-	PID      int               `json:"pid"`
-	Status   []services.Status `json:"status,omitempty"`
+	NotFound bool `json:"not_found,omitempty"`
+	// ShuttingDown: the supervisor is exiting and takes no more work;
+	// the caller waits for it to exit and starts a new one.
+	ShuttingDown bool              `json:"shutting_down,omitempty"`
+	PID          int               `json:"pid"`
+	Status       []services.Status `json:"status,omitempty"`
 }
 
 func (s *Supervisor) serveControl() error {
@@ -72,6 +75,14 @@ func (s *Supervisor) handle(conn net.Conn) {
 	conn.SetReadDeadline(time.Time{})
 	ctx := context.Background()
 	var err error
+	select {
+	case <-s.quit:
+		if req.Op != "status" && req.Op != "shutdown" {
+			json.NewEncoder(conn).Encode(Response{Error: "supervisor is shutting down", ShuttingDown: true, PID: os.Getpid(), Status: s.status()})
+			return
+		}
+	default:
+	}
 	switch req.Op {
 	case "status":
 	case "start":

@@ -142,6 +142,9 @@ func (c *Controller) call(ctx context.Context, instance string, req Request) (*R
 	}
 	if !resp.OK {
 		err := errors.New(resp.Error)
+		if resp.ShuttingDown {
+			return resp, fmt.Errorf("%w: %s", ErrNotRunning, resp.Error)
+		}
 		if resp.NotFound {
 			err = fmt.Errorf("%w: %s", services.ErrNotFound, resp.Error)
 		}
@@ -158,20 +161,35 @@ func (c *Controller) Start(ctx context.Context, instance string, components ...s
 	if err != nil {
 		return err
 	}
-	fresh := false
-	if !running(dir) {
-		if err := c.spawn(ctx, instance, dir); err != nil {
-			return err
+	for attempt := 0; ; attempt++ {
+		fresh := false
+		if !running(dir) {
+			if err := c.spawn(ctx, instance, dir); err != nil {
+				return err
+			}
+			fresh = true
 		}
-		fresh = true
+		_, err = c.call(ctx, instance, Request{Op: "start", Components: components})
+		if errors.Is(err, ErrNotRunning) && !fresh && attempt == 0 {
+			// A supervisor that is shutting down (a stop whose caller was
+			// killed, say) has closed its control socket but holds its
+			// lock until its components are gone: wait for it to exit,
+			// then start a new one.
+			wctx, cancel := context.WithTimeout(ctx, exitingWait)
+			werr := waitExited(wctx, dir)
+			cancel()
+			if werr != nil {
+				return fmt.Errorf("supervisor of %q is shutting down and did not exit: %w", instance, werr)
+			}
+			continue
+		}
+		if err != nil && fresh {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			c.shutdown(sctx, instance, dir)
+		}
+		return err
 	}
-	_, err = c.call(ctx, instance, Request{Op: "start", Components: components})
-	if err != nil && fresh {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		c.shutdown(sctx, instance, dir)
-	}
-	return err
 }
 
 // Stop stops the components; with none, the whole instance: every
@@ -199,10 +217,22 @@ func (c *Controller) shutdown(ctx context.Context, instance, dir string) error {
 	if _, err := c.call(ctx, instance, Request{Op: "shutdown"}); err != nil && !errors.Is(err, ErrNotRunning) {
 		return err
 	}
+	if err := waitExited(ctx, dir); err != nil {
+		return fmt.Errorf("supervisor of %q did not exit: %w", instance, err)
+	}
+	return nil
+}
+
+// exitingWait bounds how long Start waits for a supervisor that is
+// shutting down: its components' stop timeouts, then SIGKILL.
+const exitingWait = 2 * time.Minute
+
+// waitExited waits until no supervisor holds the instance lock in dir.
+func waitExited(ctx context.Context, dir string) error {
 	for running(dir) {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("supervisor of %q did not exit: %w", instance, ctx.Err())
+			return ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

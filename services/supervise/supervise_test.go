@@ -576,3 +576,56 @@ while alive[0]:
 		}
 	}
 }
+
+// TestStartWaitsForASupervisorThatIsShuttingDown: a stop whose caller was
+// killed leaves a supervisor that has closed its control socket but still
+// stops its components (here: one that ignores SIGTERM, so the stop
+// timeout runs out). Start must wait for it to exit and start a new one,
+// not fail with "supervisor not running".
+func TestStartWaitsForASupervisorThatIsShuttingDown(t *testing.T) {
+	dir := t.TempDir()
+	c := testController(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	slow := services.Component{Name: "slow", Instance: "t1", StopTimeout: 1500 * time.Millisecond,
+		Command: []string{"/bin/sh", "-c", "trap '' TERM; echo up; while :; do sleep 0.1; done"}}
+	if err := c.Install(ctx, "t1", []services.Component{slow}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Uninstall(context.Background(), "t1") })
+	if err := c.Start(ctx, "t1"); err != nil {
+		t.Fatal(err)
+	}
+	old, err := readState(filepath.Join(dir, "t1", "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a killed `deploykit stop` leaves: the shutdown asked for, nobody
+	// waiting for it.
+	if _, err := c.call(ctx, "t1", Request{Op: "shutdown"}); err != nil && !errors.Is(err, ErrNotRunning) {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx, "t1"); err != nil {
+		t.Fatalf("start while the old supervisor shuts down: %v", err)
+	}
+	sts, err := c.Status(ctx, "t1")
+	if err != nil || len(sts) != 1 || sts[0].State != services.StateActive {
+		t.Fatalf("after start: %+v %v", sts, err)
+	}
+	now, err := readState(filepath.Join(dir, "t1", "state.json"))
+	if err != nil || now.PID == old.PID {
+		t.Fatalf("supervisor pid %d (old %d): %v", now.PID, old.PID, err)
+	}
+	waitFor(t, "the old supervisor gone", 10*time.Second, func() bool { return !procRunning(old.PID) })
+}
+
+// procRunning reports whether pid is a live process: this test process
+// started the daemon, so an exited one stays a zombie until reaped.
+func procRunning(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return len(f) > 0 && f[0] != "Z"
+}
