@@ -271,7 +271,21 @@ func (l *dbLoader) worker(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, setup); err != nil {
 		return l.fail(err)
 	}
-	for j := range l.work {
+	for {
+		// Watch ctx as well as the queue: when another worker fails, the
+		// group's context is cancelled and the reader stops feeding the
+		// queue without closing it; a worker blocked on it alone would
+		// never return, and the reader's g.Wait would hang for good.
+		var j loadJob
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case job, ok := <-l.work:
+			if !ok {
+				return nil
+			}
+			j = job
+		}
 		t := l.catalog.Tables[j.table]
 		tag, err := conn.PgConn().CopyFrom(ctx, bytes.NewReader(j.buf.Bytes()), t.copySQL("FROM STDIN"))
 		l.pool.Put(j.buf)
@@ -285,7 +299,6 @@ func (l *dbLoader) worker(ctx context.Context) error {
 		l.loaded[j.table] += j.rows
 		l.mu.Unlock()
 	}
-	return nil
 }
 
 func (l *dbLoader) dataChunk(ctx context.Context, table int, size, rows int64, r io.Reader) error {
