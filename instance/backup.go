@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deploykit/deploykit/backup"
+	"github.com/deploykit/deploykit/services"
 )
 
 // BackupResult describes an archive Backup wrote or Verify checked.
@@ -136,6 +137,11 @@ func (m *Manager) restore(ctx context.Context, name, file string, ropts RestoreO
 	if ropts.Force {
 		params["force"] = "true"
 	}
+	// An instance stopped on purpose stays stopped: restore replaces its
+	// data, it does not start it.
+	if !m.anyRunning(ctx, name) {
+		params["stopped"] = "true"
+	}
 	op, err := m.planRestore(ctx, name, params)
 	if err != nil {
 		return err
@@ -161,6 +167,9 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 			}
 			return ctrl.Stop(ctx, name)
 		}, undo: func(ctx context.Context) error {
+			if params["stopped"] == "true" {
+				return nil
+			}
 			return m.installAndRestart(ctx, st, spec, st.Current)
 		}},
 		{name: "restore", commit: true, do: func(ctx context.Context) error {
@@ -202,12 +211,35 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 			return err
 		}},
 		{name: "start", do: func(ctx context.Context) error {
+			if params["stopped"] == "true" {
+				return nil
+			}
 			if err := m.installAndRestart(ctx, st, spec, st.Current); err != nil {
 				return err
 			}
 			return m.healthCheck(ctx, st, spec)
 		}},
 	}}, nil
+}
+
+// anyRunning reports whether any of the instance's components is active
+// (or coming up); an error reading the state counts as running, so a
+// restore errs on the side of starting the instance again.
+func (m *Manager) anyRunning(ctx context.Context, name string) bool {
+	ctrl, err := m.controller()
+	if err != nil {
+		return true
+	}
+	sts, err := ctrl.Status(ctx, name)
+	if err != nil {
+		return true
+	}
+	for _, c := range sts {
+		if c.State != services.StateInactive && c.State != services.StateFailed {
+			return true
+		}
+	}
+	return false
 }
 
 // Clone copies SRC's database and data into DST: a backup of SRC (kept

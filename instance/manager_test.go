@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/deploykit/deploykit/backup/archive"
+	"github.com/deploykit/deploykit/services"
 	"io"
 	"net/http"
 	"os"
@@ -357,6 +358,22 @@ func TestLifecycleTwoInstancesUpgradeHotfixRollbackBackupRemove(t *testing.T) {
 	}
 	if b := get(t, s.Ports["web"]); b.Instance != stage {
 		t.Fatalf("staging after restore answered %+v", b)
+	}
+	// An instance stopped on purpose stays stopped through a restore.
+	if err := m.Stop(ctx, stage); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Restore(ctx, stage, res.Path, RestoreOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := m.Status(ctx, stage); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, c := range st.Services {
+			if c.State != services.StateInactive {
+				t.Fatalf("restore started the stopped instance: %+v", c)
+			}
+		}
 	}
 
 	// Remove staging: nothing left but its backups.
