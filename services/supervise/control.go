@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/deploykit/deploykit/services"
@@ -96,7 +98,10 @@ func (s *Supervisor) handle(conn net.Conn) {
 	case "update":
 		err = s.update()
 	case "shutdown":
-		defer s.shutdown()
+		// Quit before answering: a request that arrives after the caller
+		// has its answer must already see a supervisor that is shutting
+		// down (and be refused), not one that takes work it will drop.
+		s.shutdown()
 	default:
 		err = fmt.Errorf("unknown op %q", req.Op)
 	}
@@ -122,11 +127,21 @@ func call(ctx context.Context, sock string, req Request) (*Response, error) {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
 	if err := json.NewEncoder(conn).Encode(req); err != nil {
-		return nil, err
+		return nil, hungUp(sock, err)
 	}
 	var resp Response
 	if err := json.NewDecoder(conn).Decode(&resp); err != nil {
-		return nil, fmt.Errorf("supervisor at %s: %w", sock, err)
+		return nil, hungUp(sock, err)
 	}
 	return &resp, nil
+}
+
+// hungUp wraps an error on an open control connection. A supervisor that
+// closes it without an answer (EOF, reset, broken pipe) is exiting: that
+// is ErrNotRunning, so callers wait it out as they do a missing socket.
+func hungUp(sock string, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return fmt.Errorf("%w: supervisor at %s hung up: %v", ErrNotRunning, sock, err)
+	}
+	return fmt.Errorf("supervisor at %s: %w", sock, err)
 }
