@@ -56,6 +56,9 @@ func managerChild(ctx context.Context) error {
 	case "rollback":
 		_, err := m.Rollback(ctx, name, os.Getenv("DEPLOYKIT_TEST_SPEC"))
 		return err
+	case "backup":
+		_, err := m.Backup(ctx, name, "")
+		return err
 	default:
 		return fmt.Errorf("unknown op %q", op)
 	}
@@ -414,5 +417,55 @@ func TestRollbackKilledAtEveryStepIsOldOrNew(t *testing.T) {
 	}
 	if a := get(t, st.Ports["web"]); st.Current != to || a.Version != "1" {
 		t.Fatalf("rollback after the kills: release %s serving %+v", st.Current, a)
+	}
+}
+
+// TestBackupKilledLeavesNoPartialArchive kills backups at several moments:
+// no archive that fails verification is ever left under the instance's
+// backups (the archive is written beside and renamed into place), the
+// instance keeps serving, and the next backup succeeds.
+func TestBackupKilledLeavesNoPartialArchive(t *testing.T) {
+	f := newFixture(t)
+	m := f.open(t)
+	ctx := context.Background()
+	name := randomName("tk")
+	cleanup(t, m, name)
+	st, err := m.Create(ctx, name, f.spec(t, "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, after := range []time.Duration{30 * time.Millisecond, 150 * time.Millisecond, 400 * time.Millisecond} {
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), "DEPLOYKIT_TEST_CHILD=manager", "DEPLOYKIT_TEST_ROOT="+f.root, "DEPLOYKIT_TEST_DB="+f.dbURL,
+			"DEPLOYKIT_TEST_NAME="+name, "DEPLOYKIT_TEST_OP=backup")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(after)
+		cmd.Process.Kill()
+		cmd.Wait()
+		ents, _ := os.ReadDir(m.Layout().BackupsDir(name))
+		for _, e := range ents {
+			if filepath.Ext(e.Name()) != ".dkb" {
+				continue
+			}
+			if _, err := m.Verify(ctx, filepath.Join(m.Layout().BackupsDir(name), e.Name())); err != nil {
+				t.Fatalf("killed after %v: a partial archive %s was left: %v", after, e.Name(), err)
+			}
+		}
+		if a := get(t, st.Ports["web"]); a.Instance != name {
+			t.Fatalf("instance disturbed by a killed backup: %+v", a)
+		}
+	}
+	res, err := m.Backup(ctx, name, "")
+	if err != nil {
+		t.Fatalf("backup after killed ones: %v", err)
+	}
+	if _, err := m.Verify(ctx, res.Path); err != nil {
+		t.Fatal(err)
 	}
 }
