@@ -67,13 +67,10 @@ func managerChild(ctx context.Context) error {
 // runKilled runs op in a child killed at point; it returns an error
 // unless the child died by SIGKILL (or, for point "", exited cleanly).
 func runKilled(f *fixture, op, name, specPath, point string) error {
-	exe, err := os.Executable()
+	cmd, err := childCommand(f, op, name, specPath, point)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), "DEPLOYKIT_TEST_CHILD=manager", "DEPLOYKIT_TEST_ROOT="+f.root, "DEPLOYKIT_TEST_DB="+f.dbURL,
-		"DEPLOYKIT_TEST_NAME="+name, "DEPLOYKIT_TEST_OP="+op, "DEPLOYKIT_TEST_SPEC="+specPath, "DEPLOYKIT_TEST_CRASH_AT="+point)
 	out, err := cmd.CombinedOutput()
 	if point == "" {
 		if err != nil {
@@ -85,6 +82,19 @@ func runKilled(f *fixture, op, name, specPath, point string) error {
 		return fmt.Errorf("child %s was not killed at %s: %v\n%s", op, point, err, out)
 	}
 	return nil
+}
+
+// childCommand is this test binary run as managerChild, doing op on name
+// (and killing itself at point, when not "").
+func childCommand(f *fixture, op, name, specPath, point string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "DEPLOYKIT_TEST_CHILD=manager", "DEPLOYKIT_TEST_ROOT="+f.root, "DEPLOYKIT_TEST_DB="+f.dbURL,
+		"DEPLOYKIT_TEST_NAME="+name, "DEPLOYKIT_TEST_OP="+op, "DEPLOYKIT_TEST_SPEC="+specPath, "DEPLOYKIT_TEST_CRASH_AT="+point)
+	return cmd, nil
 }
 
 // checkGone asserts nothing of instance name is left: record, dirs,
@@ -434,14 +444,11 @@ func TestBackupKilledLeavesNoPartialArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, after := range []time.Duration{30 * time.Millisecond, 150 * time.Millisecond, 400 * time.Millisecond} {
-		cmd := exec.Command(exe, "-test.run=^$")
-		cmd.Env = append(os.Environ(), "DEPLOYKIT_TEST_CHILD=manager", "DEPLOYKIT_TEST_ROOT="+f.root, "DEPLOYKIT_TEST_DB="+f.dbURL,
-			"DEPLOYKIT_TEST_NAME="+name, "DEPLOYKIT_TEST_OP=backup")
+		cmd, err := childCommand(f, "backup", name, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
