@@ -287,7 +287,11 @@ func (l *dbLoader) worker(ctx context.Context) error {
 			j = job
 		}
 		t := l.catalog.Tables[j.table]
-		tag, err := conn.PgConn().CopyFrom(ctx, bytes.NewReader(j.buf.Bytes()), t.copySQL("FROM STDIN"))
+		var data io.Reader = bytes.NewReader(j.buf.Bytes())
+		if t.Format == "binary" {
+			data = io.MultiReader(bytes.NewReader(copyBinaryHeader), data, bytes.NewReader(copyBinaryTrailer))
+		}
+		tag, err := conn.PgConn().CopyFrom(ctx, data, t.copySQL("FROM STDIN"))
 		l.pool.Put(j.buf)
 		if err != nil {
 			return l.fail(fmt.Errorf("table %s: %w", t, err))

@@ -11,8 +11,10 @@
 //	files/NAME/...            each captured directory (Options.Dirs), in lexical order
 //	db/catalog.json           tables (name, columns), sequence values, extensions, grants
 //	db/schema/NNNNNN          pg_dump --format=custom --schema-only, in chunks
-//	db/data/T/NNNNNN          rows of table T (index into the catalog) in COPY text
-//	                          format, whole rows only, at most ChunkSize bytes each
+//	db/data/T/NNNNNN          rows of table T (index into the catalog) in the table's
+//	                          COPY format (catalog "format": "" text, "binary" the
+//	                          tuples of COPY binary format without its header and
+//	                          trailer), whole rows only, at most ChunkSize bytes each
 //	                          (unless one row is larger), pax record DEPLOYKIT.rows
 //	deploykit/seal.json
 //
@@ -55,15 +57,23 @@
 // are not transactional, so, as with pg_dump, a value may be ahead of the
 // rows. Large objects are not carried (ErrLargeObjects).
 //
+// Tables whose columns are all of built-in types (with binary I/O) travel
+// in COPY binary format, the rest in text: binary spares the server the
+// parsing of text on restore (integer, timestamp and array columns above
+// all), and built-in types' binary forms are stable across PostgreSQL
+// versions and architectures; enums, domains, composites and extension
+// types carry type OIDs or depend on an extension's version in binary, so
+// they stay text.
+//
 // Why not plain pg_dump -Fc / pg_restore: pg_dump streams every table
 // through one connection and compresses with zlib in one process, and
 // pg_restore of a stream (no seekable file) runs one job. On the
-// generated 1.7 GB database of scripts/bench/backup.sh (2 CPUs, a host
-// shared with other work) the parallel snapshot dump with zstd was 2.6-4.7x
-// faster than pg_dump -Fc over four runs and its archive 15% smaller;
-// restore ranged from 1.0x to 1.6x the speed of single-job pg_restore
-// (server-bound: COPY FROM and index builds on two busy CPUs), on par
-// with pg_restore -j 2, which needs a seekable dump file.
+// generated 1.7 GB database of scripts/bench/backup.sh (2 CPUs) the
+// parallel snapshot dump with zstd is 2.6-4.7x faster than pg_dump -Fc and
+// its archive about 5% smaller; restore is about 1.4x the speed of
+// single-job pg_restore and a little ahead of pg_restore -j 2 (which needs
+// a seekable dump file): both CPUs are busy with the server's COPY and
+// index builds, which no client can take off them.
 //
 // # Files: copy, then verify
 //

@@ -241,6 +241,9 @@ func (st *restorer) run(ctx context.Context, r io.Reader, ro archive.ReaderOptio
 				if t.Schema == "" || t.Name == "" || len(t.Columns) == 0 {
 					return nil, layout("table %q.%q without schema, name or columns", t.Schema, t.Name)
 				}
+				if t.Format != "" && t.Format != "binary" {
+					return nil, layout("table %q.%q in unknown format %q", t.Schema, t.Name, t.Format)
+				}
 			}
 			st.catalog = &cat
 			tableRows = make([]int64, len(cat.Tables))
