@@ -71,6 +71,10 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 	out.Reset()
+	if code := run([]string{"create", "x", "--spec", "/nonexistent/app.toml", "--root", t.TempDir()}, &out, &out); code != exitNotFound || !strings.Contains(out.String(), "/nonexistent/app.toml") {
+		t.Errorf("create with a missing spec file: exit %d, want %d naming the file\n%s", code, exitNotFound, out.String())
+	}
+	out.Reset()
 	if code := run([]string{"status", "nosuch", "--root", t.TempDir()}, &out, &out); code != exitNotFound {
 		t.Errorf("status of a missing instance: exit %d\n%s", code, out.String())
 	}

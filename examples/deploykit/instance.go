@@ -62,11 +62,9 @@ func loadSpec(path string) (*instance.Spec, error) {
 	if path == "" {
 		return nil, nil
 	}
-	s, err := instance.LoadSpec(path)
-	if err != nil && errors.Is(err, os.ErrNotExist) && !errors.Is(err, instance.ErrInvalidSpec) {
-		return nil, usagef("spec %s: %v", path, err)
-	}
-	return s, err
+	// A spec file that is not there exits 3 (not found), as a missing
+	// archive or release does; one that names missing files is invalid (2).
+	return instance.LoadSpec(path)
 }
 
 func (a *app) printState(verb string, st *instance.State) error {
