@@ -12,6 +12,9 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/flate"
 
 	"github.com/deploykit/deploykit/requirements"
 )
@@ -296,6 +299,9 @@ func openWheel(p string) (_ *wheelArchive, err error) {
 	if err != nil {
 		return nil, &WheelError{Wheel: p, Err: fmt.Errorf("%w: not a readable zip archive: %v", ErrBadWheel, err)}
 	}
+	// klauspost's inflate is about twice the standard library's speed, and
+	// inflating is the largest part of an install without compilation.
+	zr.RegisterDecompressor(zip.Deflate, inflater)
 	w := &wheelArchive{Path: p, Filename: filename, Name: wn, zr: zr}
 	defer func() {
 		if err != nil {
@@ -414,4 +420,27 @@ func (w *wheelArchive) readSmall(name string) ([]byte, error) {
 		return nil, w.err(name, fmt.Errorf("%w: %v", ErrBadWheel, err))
 	}
 	return b, nil
+}
+
+// inflaters recycles inflate state (its window and tables are ~40 KiB)
+// across the thousands of members of an install.
+var inflaters sync.Pool
+
+func inflater(r io.Reader) io.ReadCloser {
+	if fr, ok := inflaters.Get().(io.ReadCloser); ok {
+		fr.(flate.Resetter).Reset(r, nil)
+		return &pooledInflater{fr}
+	}
+	return &pooledInflater{flate.NewReader(r)}
+}
+
+type pooledInflater struct{ io.ReadCloser }
+
+func (p *pooledInflater) Close() error {
+	err := p.ReadCloser.Close()
+	if p.ReadCloser != nil {
+		inflaters.Put(p.ReadCloser)
+		p.ReadCloser = nil
+	}
+	return err
 }
