@@ -274,6 +274,23 @@ func TestCLIProductionAndStagingEndToEnd(t *testing.T) {
 		t.Fatalf("after upgrade: %s", b)
 	}
 
+	// A release that adds a listening service, then a rollback from it:
+	// each message names the services of the release now current only.
+	before := c.status(prod).Current
+	withAPI, _ := os.ReadFile(spec)
+	withAPI = fmt.Appendf(withAPI, "[services.api]\ncommand = [\"python\", %q]\nlisten = true\n", filepath.Join(dir, "app", "server.py"))
+	os.WriteFile(spec, withAPI, 0o644)
+	if so := c.ok("upgrade", prod); !strings.Contains(so, "api on 127.0.0.1:") {
+		t.Fatalf("upgrade adding a service: %s", so)
+	}
+	writeApp(t, dir, wh.Dir, "2") // the spec without it, for what follows
+	if so := c.ok("rollback", prod); strings.Contains(so, "api") || !strings.Contains(so, "web on 127.0.0.1:") {
+		t.Fatalf("rollback to a release without the service: %s", so)
+	}
+	if cur := c.status(prod).Current; cur != before {
+		t.Fatalf("rolled back to %s, want %s", cur, before)
+	}
+
 	// Hotfix and rollback.
 	c.ok("hotfix", stage, "six==1.16.0")
 	if s := c.status(stage); s.Current != "r2" || s.Releases[1].Kind != "hotfix" {

@@ -67,12 +67,29 @@ func loadSpec(path string) (*instance.Spec, error) {
 	return instance.LoadSpec(path)
 }
 
-func (a *app) printState(verb string, st *instance.State) error {
+func (a *app) printState(m *instance.Manager, verb string, st *instance.State) error {
 	if a.json {
 		return a.printJSON(st)
 	}
 	fmt.Fprintf(a.stdout, "%s %s: release %s", verb, st.Name, st.Current)
+	// Ports stay allocated to a service a release dropped (a rollback or
+	// a later upgrade may bring it back): name only the current release's.
+	listening := map[string]bool{}
+	if b, err := os.ReadFile(m.Layout().ReleaseSpec(st.Name, st.Current)); err == nil {
+		if spec, err := instance.ParseSpec(b, ""); err == nil {
+			for _, svc := range spec.ListeningServices() {
+				listening[svc] = true
+			}
+		} else {
+			listening = nil
+		}
+	} else {
+		listening = nil
+	}
 	for _, svc := range sortedPorts(st.Ports) {
+		if listening != nil && !listening[svc] {
+			continue
+		}
 		fmt.Fprintf(a.stdout, ", %s on 127.0.0.1:%d", svc, st.Ports[svc])
 	}
 	fmt.Fprintln(a.stdout)
@@ -120,7 +137,7 @@ failure everything is undone.`,
 				if err != nil {
 					return err
 				}
-				return a.printState("created", st)
+				return a.printState(m, "created", st)
 			})
 		},
 	}
@@ -281,7 +298,7 @@ Without --spec, the spec file the instance was last deployed from is used.`,
 				if err != nil {
 					return err
 				}
-				return a.printState("upgraded", st)
+				return a.printState(m, "upgraded", st)
 			})
 		},
 	}
@@ -306,7 +323,7 @@ does, rolling back on failure.`,
 				if err != nil {
 					return err
 				}
-				return a.printState("hotfixed", st)
+				return a.printState(m, "hotfixed", st)
 			})
 		},
 	}
@@ -325,7 +342,7 @@ func (a *app) rollbackCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.printState("rolled back", st)
+				return a.printState(m, "rolled back", st)
 			})
 		},
 	}
