@@ -25,7 +25,12 @@ type testInstance struct {
 
 func newInstance(t *testing.T, name string) *testInstance {
 	t.Helper()
-	srv := pgtest.Get(t)
+	return newInstanceOn(t, pgtest.Get(t), name)
+}
+
+// newInstanceOn is newInstance on a given server.
+func newInstanceOn(t *testing.T, srv *pgtest.Server, name string) *testInstance {
+	t.Helper()
 	prefix := pgtest.RandomName("t")[:6] + "-"
 	names, err := account.NamesFor(prefix, name)
 	if err != nil {

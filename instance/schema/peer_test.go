@@ -23,10 +23,7 @@ func TestPeerAuthenticationAndHooksAsInstanceUsers(t *testing.T) {
 	testenv.NeedRoot(t)
 	testenv.Command(t, "useradd")
 	ctx := context.Background()
-	srv := pgtest.Get(t)
-	if !srv.Local() {
-		t.Skip("peer authentication needs the throwaway cluster")
-	}
+	srv := pgtest.Local(t) // peer authentication: a cluster on this host
 	bins, err := srv.Cluster.Binaries(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -247,9 +247,8 @@ func TestProvisionRefusesConflictsAndLeavesNothing(t *testing.T) {
 
 func TestProvisionReportsServerProblems(t *testing.T) {
 	ctx := context.Background()
-	srv := pgtest.Get(t)
-	ti := newInstance(t, "x")
-	cfg := tcpAdmin(t, srv)
+	srv, cfg := tcpAdmin(t)
+	ti := newInstanceOn(t, srv, "x")
 
 	// Wrong admin password.
 	wrong := cfg.Copy()
@@ -292,7 +291,7 @@ func TestProvisionReportsServerProblems(t *testing.T) {
 // service's usual grant) provisions and removes too.
 func TestProvisionWithNonSuperuserAdmin(t *testing.T) {
 	ctx := context.Background()
-	srv := pgtest.Get(t)
+	srv, cfg := tcpAdmin(t)
 	admin := srv.Connect(t)
 	mgr := pgtest.RandomName("mgr_")
 	// The embedded cluster closes its postgres database to PUBLIC; a
@@ -300,9 +299,8 @@ func TestProvisionWithNonSuperuserAdmin(t *testing.T) {
 	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN CREATEROLE CREATEDB PASSWORD 'manager-password-1'; GRANT CONNECT ON DATABASE postgres TO %[1]s", mgr)); err != nil {
 		t.Fatal(err)
 	}
-	cfg := tcpAdmin(t, srv)
 	cfg.User, cfg.Password = mgr, "manager-password-1"
-	ti := newInstance(t, "managed")
+	ti := newInstanceOn(t, srv, "managed")
 	ti.admin = cfg
 	r := ti.provision(t)
 	ti.provision(t)
@@ -319,26 +317,27 @@ func TestProvisionWithNonSuperuserAdmin(t *testing.T) {
 	}
 }
 
-// tcpAdmin returns an admin configuration over TCP with a password: the
-// throwaway cluster's, or the external server's URL when it is TCP.
-func tcpAdmin(t *testing.T, srv *pgtest.Server) *pgx.ConnConfig {
+// tcpAdmin returns a server reachable over TCP with a password and its
+// admin configuration over TCP: the external server when its URL is TCP,
+// else the throwaway cluster (an external server on a Unix socket has no
+// TCP to offer).
+func tcpAdmin(t *testing.T) (*pgtest.Server, *pgx.ConnConfig) {
 	t.Helper()
-	if srv.Local() {
-		tcp, err := srv.Cluster.AdminTCPURL()
-		if err != nil {
-			t.Fatal(err)
+	if srv := pgtest.Get(t); !srv.Local() {
+		if cfg := srv.ConnConfig(t); !strings.HasPrefix(cfg.Host, "/") {
+			return srv, cfg
 		}
-		cfg, err := pgx.ParseConfig(tcp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cfg
 	}
-	cfg := srv.ConnConfig(t)
-	if strings.HasPrefix(cfg.Host, "/") {
-		t.Skipf("%s names a Unix socket; this test needs TCP", pgtest.EnvURL)
+	srv := pgtest.Local(t)
+	tcp, err := srv.Cluster.AdminTCPURL()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return cfg
+	cfg, err := pgx.ParseConfig(tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, cfg
 }
 
 func TestInstanceConnInfo(t *testing.T) {

@@ -2,7 +2,8 @@
 // cluster per test binary (internal/pgcluster with durability off), started
 // on first use by Get and torn down by Main at the end — or, when
 // DEPLOYKIT_TEST_PG_URL is set, an existing server named by that URL (its
-// role must be allowed to create roles and databases).
+// role must be allowed to create roles and databases). Local returns the
+// throwaway cluster even then, for tests that need a cluster on this host.
 //
 // Use it from TestMain:
 //

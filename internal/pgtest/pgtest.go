@@ -113,50 +113,81 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// The one server of the test binary: a fixture, deliberately package state.
+// The servers of the test binary: fixtures, deliberately package state.
 var shared struct {
-	mu      sync.Mutex
+	mu       sync.Mutex
+	external slot // the DEPLOYKIT_TEST_PG_URL server
+	local    slot // the throwaway cluster
+	dir      string
+	watcher  *os.File // write end of the watcher's pipe; closing it tears down
+}
+
+// slot is a server started once, on first use.
+type slot struct {
 	started bool
 	srv     *Server
 	err     error
 	skip    string
-	dir     string
-	watcher *os.File // write end of the watcher's pipe; closing it tears down
 }
 
-// Get returns the test binary's server, starting the throwaway cluster on
-// first use. Missing binaries skip the test (fail it in CI).
+// take returns the slot's server, starting it on first use; shared.mu is
+// held. A skip reason skips the test (fails it in CI).
+func (s *slot) take(t testing.TB, start func() (*Server, string, error)) *Server {
+	t.Helper()
+	if !s.started {
+		s.started = true
+		s.srv, s.skip, s.err = start()
+	}
+	if s.skip != "" {
+		testenv.Skip(t, "%s", s.skip)
+	}
+	if s.err != nil {
+		t.Fatalf("pgtest: %v", s.err)
+	}
+	return s.srv
+}
+
+// Get returns the test binary's server: the one DEPLOYKIT_TEST_PG_URL
+// names, else the throwaway cluster, started on first use. Missing
+// binaries skip the test (fail it in CI).
 func Get(t testing.TB) *Server {
+	t.Helper()
+	if os.Getenv(EnvURL) == "" {
+		return Local(t)
+	}
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	return shared.external.take(t, startExternal)
+}
+
+// Local returns the throwaway cluster on this host even when
+// DEPLOYKIT_TEST_PG_URL names another server: for tests that need what
+// only a local cluster offers (peer authentication as host users, TCP
+// with a password, the cluster's own lifecycle).
+func Local(t testing.TB) *Server {
 	t.Helper()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
-	if !shared.started {
-		shared.started = true
-		shared.srv, shared.skip, shared.err = start()
-	}
-	if shared.skip != "" {
-		testenv.Skip(t, "%s", shared.skip)
-	}
-	if shared.err != nil {
-		t.Fatalf("pgtest: %v", shared.err)
-	}
-	return shared.srv
+	return shared.local.take(t, startLocal)
 }
 
-func start() (srv *Server, skip string, err error) {
+func startExternal() (*Server, string, error) {
 	ctx := context.Background()
-	if u := os.Getenv(EnvURL); u != "" {
-		cfg, err := pgx.ParseConfig(u)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", EnvURL, err)
-		}
-		conn, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", EnvURL, err)
-		}
-		conn.Close(ctx)
-		return &Server{URL: u, Host: cfg.Host, Port: int(cfg.Port)}, "", nil
+	u := os.Getenv(EnvURL)
+	cfg, err := pgx.ParseConfig(u)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", EnvURL, err)
 	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", EnvURL, err)
+	}
+	conn.Close(ctx)
+	return &Server{URL: u, Host: cfg.Host, Port: int(cfg.Port)}, "", nil
+}
+
+func startLocal() (srv *Server, skip string, err error) {
+	ctx := context.Background()
 	if _, err := pgcluster.FindBinaries(ctx); err != nil {
 		return nil, err.Error(), nil
 	}
@@ -239,10 +270,10 @@ func startWatcher(ctx context.Context, c *pgcluster.Cluster, dir string) error {
 // or no test runs any more.
 func teardown() error {
 	var err error
-	if shared.srv != nil && shared.srv.Cluster != nil {
+	if srv := shared.local.srv; srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		err = shared.srv.Cluster.Stop(ctx)
+		err = srv.Cluster.Stop(ctx)
 	}
 	if shared.watcher != nil {
 		shared.watcher.Close()
@@ -254,7 +285,7 @@ func teardown() error {
 		}
 		shared.dir = ""
 	}
-	shared.srv = nil
+	shared.local.srv = nil
 	return err
 }
 

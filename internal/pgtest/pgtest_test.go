@@ -72,9 +72,7 @@ func TestClusterDiesWithTheTestBinary(t *testing.T) {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {}
 	}
-	if Get(t).Cluster == nil {
-		t.Skip("external server: no cluster to tear down")
-	}
+	Local(t) // the helper's cluster is local too: fail here, not there, without binaries
 	cmd := exec.Command(os.Args[0], "-test.run=^TestClusterDiesWithTheTestBinary$")
 	cmd.Env = append(os.Environ(), "PGTEST_HELPER=1")
 	cmd.Env = append(cmd.Env, EnvURL+"=")
@@ -120,10 +118,7 @@ func TestExternalServerFromEnvironment(t *testing.T) {
 		}
 		return
 	}
-	srv := Get(t)
-	if srv.Cluster == nil {
-		t.Skip("already on an external server")
-	}
+	srv := Local(t)
 	tcp, err := srv.Cluster.AdminTCPURL()
 	if err != nil {
 		t.Fatal(err)
