@@ -90,6 +90,10 @@ CREATE TABLE app.customer (id serial PRIMARY KEY, name text NOT NULL, mood app.m
 CREATE TABLE app.orders (id bigserial PRIMARY KEY, customer int REFERENCES app.customer(id),
   amount numeric(12,2), note text);
 CREATE INDEX orders_customer ON app.orders (customer);
+-- Storage options the restore must give back as they were, though it turns
+-- autovacuum off while it loads (autovacuum.go).
+ALTER TABLE app.orders SET (autovacuum_enabled = false, fillfactor = 90, toast.autovacuum_enabled = true);
+ALTER TABLE app.customer SET (toast.autovacuum_enabled = off, autovacuum_vacuum_scale_factor = 0.05);
 CREATE TABLE public."Odd ""name""" ("col with space" text, "x" int[]);
 CREATE VIEW app.big_orders AS SELECT * FROM app.orders WHERE amount > 100;
 CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := coalesce(NEW.note, 'touched'); RETURN NEW; END $$;
@@ -170,7 +174,26 @@ UNION ALL SELECT 'extension ' || extname FROM pg_extension`)
 	}
 	sort.Strings(objs)
 	fp["objects"] = strings.Join(objs, "\n")
+	fp["reloptions"] = reloptions(t, conn)
 	return fp
+}
+
+// reloptions lists the app's tables' storage options and their TOAST
+// tables'.
+func reloptions(t *testing.T, conn *pgx.Conn) string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), `
+SELECT n.nspname || '.' || c.relname || ' ' || coalesce(c.reloptions::text, '-') || ' toast ' || coalesce(tc.reloptions::text, '-')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_class tc ON tc.oid = c.reltoastrelid
+WHERE c.relkind = 'r' AND n.nspname IN ('app', 'public') ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(opts, "\n")
 }
 
 // ownership checks that role owns every object of the app and that other
@@ -354,6 +377,21 @@ func TestRoundTripRestoresRowsFilesAndGrants(t *testing.T) {
 		t.Fatalf("restore into another instance without force: %v", err)
 	}
 	ropts.Force = true
+	// While rows load and indexes build, autovacuum is off for every table;
+	// the swapped-in database has the archive's options (compared below).
+	var during string
+	ropts.OnEvent = func(e Event) {
+		if e.Kind != "data-restored" {
+			return
+		}
+		c, err := pgx.Connect(ctx, srv.URLFor(e.Path))
+		if err != nil {
+			t.Errorf("connecting to the database being restored: %v", err)
+			return
+		}
+		defer c.Close(ctx)
+		during = reloptions(t, c)
+	}
 	// Load over B's own login, so the archive's SQL runs as B only.
 	mustExec(t, srv.Connect(t), "ALTER ROLE "+b.role+" PASSWORD 'b-secret'")
 	ropts.Database.OwnerConnString = fmt.Sprintf("postgres://%s:b-secret@/postgres?host=%s&port=%d&sslmode=disable", b.role, srv.Host, srv.Port)
@@ -361,6 +399,16 @@ func TestRoundTripRestoresRowsFilesAndGrants(t *testing.T) {
 		t.Fatalf("restore into B: %v", err)
 	}
 	bfp := fingerprint(t, b)
+	for _, line := range strings.Split(during, "\n") {
+		table, toast, _ := strings.Cut(line, " toast ")
+		if !strings.Contains(table, "autovacuum_enabled=false") || (toast != "-" && !strings.Contains(toast, "autovacuum_enabled=false")) {
+			t.Errorf("while loading, autovacuum was not off: %s", line)
+		}
+	}
+	if !strings.Contains(bfp["reloptions"], "app.orders {autovacuum_enabled=false,fillfactor=90} toast {autovacuum_enabled=true}") ||
+		!strings.Contains(bfp["reloptions"], "app.customer {toast.autovacuum_enabled") && !strings.Contains(bfp["reloptions"], "app.customer {autovacuum_vacuum_scale_factor=0.05} toast {autovacuum_enabled=off}") {
+		t.Errorf("restored options:\n%s", bfp["reloptions"])
+	}
 	for k, v := range before {
 		if bfp[k] != v {
 			t.Errorf("B: %s differs:\n got %s\nwant %s", k, bfp[k], v)

@@ -53,6 +53,7 @@ type dbLoader struct {
 	mu       sync.Mutex
 	loaded   []int64
 	finished bool
+	held     []heldTable // autovacuum options to put back (autovacuum.go)
 }
 
 type loadJob struct {
@@ -207,6 +208,9 @@ func (l *dbLoader) preData(ctx context.Context) error {
 	if err := l.pgRestore(ctx, "pre-data", 1); err != nil {
 		return err
 	}
+	if err := l.holdAutovacuum(ctx); err != nil {
+		return err
+	}
 	emit(l.onEvent, Event{Kind: "schema", Path: l.tmpName})
 	l.pool.New = func() any { return new(bytes.Buffer) }
 	l.work = make(chan loadJob, l.jobs)
@@ -258,19 +262,58 @@ func (l *dbLoader) pgRestore(ctx context.Context, section string, jobs int) erro
 	return nil
 }
 
-func (l *dbLoader) worker(ctx context.Context) error {
+// ownerConn connects to the temporary database as its owner: over
+// OwnerConnString, or as the admin with SET ROLE. setup is more SQL for
+// the session.
+func (l *dbLoader) ownerConn(ctx context.Context, setup string) (*pgx.Conn, error) {
 	conn, err := connect(ctx, l.loadConnString(), l.tmpName)
+	if err != nil {
+		return nil, err
+	}
+	if l.db.OwnerConnString == "" {
+		setup = "SET ROLE " + ident(l.db.Owner) + "; " + setup
+	}
+	if strings.TrimSpace(setup) == "" {
+		return conn, nil
+	}
+	if _, err := conn.Exec(ctx, setup); err != nil {
+		conn.Close(context.Background())
+		return nil, l.fail(err)
+	}
+	return conn, nil
+}
+
+func (l *dbLoader) holdAutovacuum(ctx context.Context) error {
+	conn, err := l.ownerConn(ctx, "")
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	setup := "SET synchronous_commit TO off"
-	if l.db.OwnerConnString == "" {
-		setup = "SET ROLE " + ident(l.db.Owner) + "; " + setup
-	}
-	if _, err := conn.Exec(ctx, setup); err != nil {
+	if l.held, err = holdAutovacuum(ctx, conn, l.catalog.Tables); err != nil {
 		return l.fail(err)
 	}
+	return nil
+}
+
+func (l *dbLoader) releaseAutovacuum(ctx context.Context) error {
+	conn, err := l.ownerConn(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if err := releaseAutovacuum(ctx, conn, l.held); err != nil {
+		return l.fail(err)
+	}
+	l.held = nil
+	return nil
+}
+
+func (l *dbLoader) worker(ctx context.Context) error {
+	conn, err := l.ownerConn(ctx, "SET synchronous_commit TO off")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
 	for {
 		// Watch ctx as well as the queue: when another worker fails, the
 		// group's context is cancelled and the reader stops feeding the
@@ -346,6 +389,11 @@ func (l *dbLoader) finish(ctx context.Context, want []int64) error {
 		return err
 	}
 	emit(l.onEvent, Event{Kind: "post-data", Path: l.tmpName})
+	if !l.scratch {
+		if err := l.releaseAutovacuum(ctx); err != nil {
+			return err
+		}
+	}
 	conn, err := connect(ctx, l.db.ConnString, l.tmpName)
 	if err != nil {
 		return err
@@ -385,16 +433,11 @@ func (l *dbLoader) grant(ctx context.Context) error {
 	if len(l.catalog.Grants) == 0 {
 		return nil
 	}
-	conn, err := connect(ctx, l.loadConnString(), l.tmpName)
+	conn, err := l.ownerConn(ctx, "")
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	if l.db.OwnerConnString == "" {
-		if _, err := conn.Exec(ctx, "SET ROLE "+ident(l.db.Owner)); err != nil {
-			return l.fail(err)
-		}
-	}
 	exists := map[string]bool{}
 	for _, g := range l.catalog.Grants {
 		if g.Role == "" || g.Role == l.catalog.Owner || g.Role == l.db.Owner {

@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/deploykit/deploykit/backup"
@@ -34,7 +35,17 @@ func main() {
 	precheck := fs.Bool("precheck", false, "restore: verify the whole archive before restoring (RestoreFile)")
 	deep := fs.Bool("deep", false, "check: restore into a scratch database and count rows")
 	verbose := fs.Bool("v", false, "print progress events with elapsed times to stderr")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the client to this file")
 	fs.Parse(os.Args[2:])
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchcmd:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	ctx := context.Background()
 	start := time.Now()
 	var onEvent func(backup.Event)
