@@ -22,8 +22,8 @@
 #            pg_restore -j 2 for reference. Each restored database is
 #            checked against the source and dropped before the next run
 #            (else autovacuum works through it while the next tool runs);
-#            the tools take turns for ROUNDS rounds (default 2) and each
-#            one's fastest run counts.
+#            the tools take turns for ROUNDS rounds (default 3) and each
+#            one's fastest run counts (the medians' ratio is printed too).
 # Run as root (postgres runs as the postgres user) or as a user who can run
 # initdb. Needs Go, PostgreSQL server + contrib (pgbench), /usr/bin/time.
 set -euo pipefail
@@ -145,7 +145,7 @@ restored() {
 }
 # Restores run ROUNDS times, the tools taking turns; the fastest run of
 # each counts (the host is a VM whose neighbours come and go).
-rounds=${ROUNDS:-2}
+rounds=${ROUNDS:-3}
 for r in $(seq 1 "$rounds"); do
 	psql -d postgres -c "CREATE DATABASE restored_pgr OWNER benchapp"
 	run pg_restore$r "$bindir/pg_restore" --no-owner --role=benchapp -d restored_pgr "$work/bench.dump"
@@ -169,6 +169,17 @@ best() { # best NAME: the smallest secs[NAMEr] (and its rss) into secs[NAME]
 best pg_restore
 best pg_restore_j2
 best dk_restore
+# median NAME: the median of the rounds' seconds (the upper one of an even
+# count), printed beside the fastest so one lucky run cannot make a ratio.
+median() {
+	local r
+	for r in $(seq 1 "$rounds"); do echo "${secs[$1$r]}"; done | sort -g | awk '{v[NR] = $1} END {print v[int(NR / 2) + 1]}'
+}
+rounds_of() {
+	local r out=""
+	for r in $(seq 1 "$rounds"); do out+=" ${secs[$1$r]}"; done
+	echo "$out"
+}
 run dk_restore_precheck "$work/benchcmd" restore -precheck -url "$url" -db restored_dk2 -owner benchapp -i "$work/bench.dkb"
 restored "deploykit restore -precheck" restored_dk2
 run dk_check "$work/benchcmd" check -i "$work/bench.dkb"
@@ -192,10 +203,12 @@ printf '%-28s %9s %8s MiB\n' \
 echo "(-precheck reads the whole archive once to verify it, then restores: RestoreFile)"
 echo "(every restore here creates a new database; replacing an existing one adds DROP DATABASE,"
 echo " which forces a checkpoint, as dropdb before pg_restore would)"
+printf 'restore rounds, seconds:   pg_restore%s; pg_restore -j 2%s; deploykit%s\n' \
+	"$(rounds_of pg_restore)" "$(rounds_of pg_restore_j2)" "$(rounds_of dk_restore)"
 grep -E 'schema|data-restored|post-data|swap' "$work/dk_restore.err" | sed 's/^/  deploykit restore phase: /'
 echo
 echo "backup speed-up vs pg_dump -Fc:             $(ratio "${secs[pg_dump]}" "${secs[dk_backup]}")x (goal >= 1.5)"
-echo "restore speed-up vs pg_restore:             $(ratio "${secs[pg_restore]}" "${secs[dk_restore]}")x (goal >= 1.5)"
+echo "restore speed-up vs pg_restore:             $(ratio "${secs[pg_restore]}" "${secs[dk_restore]}")x (goal >= 1.5; median of rounds: $(ratio "$(median pg_restore)" "$(median dk_restore)")x)"
 echo "restore speed-up vs pg_restore -j 2:        $(ratio "${secs[pg_restore_j2]}" "${secs[dk_restore]}")x"
 echo "restore (with precheck) vs pg_restore:      $(ratio "${secs[pg_restore]}" "${secs[dk_restore_precheck]}")x"
 echo "archive size / pg_dump -Fc size:            $(ratio "$dkb_size" "$dump_size") (goal <= 1.10)"
