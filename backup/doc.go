@@ -41,7 +41,11 @@
 // the pre-data schema (pg_restore --no-owner --no-privileges
 // --role=OWNER, so the target role owns every object whatever role owned
 // it in the source), the rows through parallel COPY FROM, then post-data
-// (indexes, constraints, triggers; pg_restore -j) and sequence values. Only
+// (indexes, constraints, triggers; pg_restore -j) and sequence values.
+// While rows load and indexes build, the new tables have autovacuum off
+// (else its VACUUM of a freshly loaded table holds up each index build on
+// it for deadlock_timeout); each table's own storage options are put back,
+// in their order, before the swap. Only
 // after the whole archive verified (seal included) is the old database
 // renamed away and the new one renamed in, in one transaction, and the old
 // one dropped. The target keeps its own roles and passwords (roles are never
