@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -125,5 +126,43 @@ func TestRowChunkerBinaryFraming(t *testing.T) {
 	bad := &rowChunker{buf: new(bytes.Buffer), size: 10, binary: true}
 	if _, err := bad.Write(append([]byte("PGCOPY\n\xff\r\n\x00\x00\x01\x00\x00"), make([]byte, 4)...)); err == nil {
 		t.Fatal("a header with the OID flag accepted")
+	}
+}
+
+// More tables than one batch of autovacuum holds (holdBatch): every table
+// comes back with its rows and its own storage options, in their order.
+func TestRestoreManyTablesKeepsTheirOptions(t *testing.T) {
+	srv := pgtest.Get(t)
+	ctx := context.Background()
+	a := newInstanceDB(t, srv, false)
+	b := newInstanceDB(t, srv, false)
+	conn := a.connect(t)
+	mustExec(t, conn, "SET ROLE "+a.role)
+	var ddl strings.Builder
+	n := holdBatch + 44
+	for i := range n {
+		fmt.Fprintf(&ddl, "CREATE TABLE t%03d (id int, note text);\nINSERT INTO t%03d SELECT g, 'n' || g FROM generate_series(1, %d) g;\n", i, i, i%7)
+		switch i % 3 {
+		case 1:
+			fmt.Fprintf(&ddl, "ALTER TABLE t%03d SET (autovacuum_enabled = off, fillfactor = 70);\n", i)
+		case 2:
+			fmt.Fprintf(&ddl, "ALTER TABLE t%03d SET (toast.autovacuum_enabled = false);\n", i)
+		}
+	}
+	mustExec(t, conn, ddl.String())
+	mustExec(t, conn, "RESET ROLE")
+	before := fingerprint(t, a)
+	arch := createArchive(t, Options{Instance: "prod", Database: a.source()})
+	if _, err := Restore(ctx, bytes.NewReader(arch), RestoreOptions{Instance: "prod", Database: b.restoreTarget(), Force: true}); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	after := fingerprint(t, b)
+	if strings.Count(before["reloptions"], "\n") != n-1 || !strings.Contains(before["reloptions"], "public.t001 {autovacuum_enabled=off,fillfactor=70}") {
+		t.Fatalf("fingerprint did not see the tables' options:\n%s", before["reloptions"])
+	}
+	for k, v := range before {
+		if k != "objects" && after[k] != v {
+			t.Errorf("%s: restored %q, source %q", k, after[k], v)
+		}
 	}
 }
