@@ -401,9 +401,7 @@ func TestConformanceFilter(t *testing.T) {
 				vs = append(vs, v)
 			}
 		}
-		var got []int
-		var viaAPI []string
-		p := policy(c.Prereleases)
+		var f filterer
 		if c.Kind == "Specifier" {
 			sp, err := ParseSpecifier(c.Specifier)
 			if err != nil {
@@ -411,14 +409,7 @@ func TestConformanceFilter(t *testing.T) {
 				continue
 			}
 			sp = sp.WithPrereleases(policy(c.SpecPre))
-			got = sp.filter(items, p)
-			if allParsed {
-				for _, v := range sp.Filter(vs, p) {
-					viaAPI = append(viaAPI, v.String())
-				}
-			} else {
-				viaAPI = sp.FilterStrings(c.Versions, p)
-			}
+			f = &sp
 		} else {
 			ss, err := ParseSpecifiers(c.Specifier)
 			if err != nil {
@@ -426,14 +417,19 @@ func TestConformanceFilter(t *testing.T) {
 				continue
 			}
 			ss = ss.WithPrereleases(policy(c.SpecPre))
-			got = ss.filter(items, p)
-			if allParsed {
-				for _, v := range ss.Filter(vs, p) {
-					viaAPI = append(viaAPI, v.String())
-				}
-			} else {
-				viaAPI = ss.FilterStrings(c.Versions, p)
+			f = &ss
+		}
+		p := policy(c.Prereleases)
+		got := f.filter(items, p)
+		// The public API: Filter when every version parses, FilterStrings
+		// otherwise.
+		var viaAPI []string
+		if allParsed {
+			for _, v := range f.Filter(vs, p) {
+				viaAPI = append(viaAPI, v.String())
 			}
+		} else {
+			viaAPI = f.FilterStrings(c.Versions, p)
 		}
 		if mixed && !allParsed {
 			viaAPI = nil // both kinds in one list: only the indices can be checked
@@ -454,6 +450,13 @@ func TestConformanceFilter(t *testing.T) {
 				c.Kind, c.Specifier, preString(policy(c.SpecPre)), c.Versions, preString(p), got, viaAPI, c.ExpectedIndices)
 		}
 	}
+}
+
+// filterer is what Specifier and Specifiers share for filtering.
+type filterer interface {
+	filter(items []item, p PrereleasePolicy) []int
+	Filter(vs []Version, p PrereleasePolicy) []Version
+	FilterStrings(vs []string, p PrereleasePolicy) []string
 }
 
 func TestConformanceUnsatisfiable(t *testing.T) {
