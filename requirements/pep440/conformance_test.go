@@ -329,24 +329,20 @@ func TestConformanceContains(t *testing.T) {
 	for _, c := range f.Contains {
 		var got bool
 		if c.Kind == "Specifier" {
-			sp, err := ParseSpecifier(c.Specifier)
-			if err != nil {
-				t.Errorf("ParseSpecifier(%q): %v", c.Specifier, err)
+			sp, ok := specWith(t, c.Specifier, c.SpecPre)
+			if !ok {
 				continue
 			}
-			sp = sp.WithPrereleases(policy(c.SpecPre))
 			if c.VersionParsed {
 				got = sp.ContainsWith(MustParse(c.Version), policy(c.Prereleases))
 			} else {
 				got = sp.ContainsString(c.Version, policy(c.Prereleases))
 			}
 		} else {
-			ss, err := ParseSpecifiers(c.Specifier)
-			if err != nil {
-				t.Errorf("ParseSpecifiers(%q): %v", c.Specifier, err)
+			ss, ok := setWith(t, c.Specifier, c.SpecPre)
+			if !ok {
 				continue
 			}
-			ss = ss.WithPrereleases(policy(c.SpecPre))
 			got = setContains(ss, c.Version, c.VersionParsed, policy(c.Prereleases), c.Installed)
 		}
 		if got != c.Expected {
@@ -363,12 +359,10 @@ func TestConformanceContainsMatrix(t *testing.T) {
 		t.Fatal("empty contains_matrix")
 	}
 	for _, r := range m.Rows {
-		ss, err := ParseSpecifiers(r.Specifier)
-		if err != nil {
-			t.Errorf("ParseSpecifiers(%q): %v", r.Specifier, err)
+		ss, ok := setWith(t, r.Specifier, r.SpecPre)
+		if !ok {
 			continue
 		}
-		ss = ss.WithPrereleases(policy(r.SpecPre))
 		for i, it := range m.Items {
 			if got := setContains(ss, it, false, policy(r.Prereleases), r.Installed); got != r.Results[i] {
 				t.Errorf("SpecifierSet(%q, prereleases=%s).contains(%q, prereleases=%s, installed=%v) = %v, want %v",
@@ -403,20 +397,16 @@ func TestConformanceFilter(t *testing.T) {
 		}
 		var f filterer
 		if c.Kind == "Specifier" {
-			sp, err := ParseSpecifier(c.Specifier)
-			if err != nil {
-				t.Errorf("ParseSpecifier(%q): %v", c.Specifier, err)
+			sp, ok := specWith(t, c.Specifier, c.SpecPre)
+			if !ok {
 				continue
 			}
-			sp = sp.WithPrereleases(policy(c.SpecPre))
 			f = &sp
 		} else {
-			ss, err := ParseSpecifiers(c.Specifier)
-			if err != nil {
-				t.Errorf("ParseSpecifiers(%q): %v", c.Specifier, err)
+			ss, ok := setWith(t, c.Specifier, c.SpecPre)
+			if !ok {
 				continue
 			}
-			ss = ss.WithPrereleases(policy(c.SpecPre))
 			f = &ss
 		}
 		p := policy(c.Prereleases)
@@ -452,6 +442,28 @@ func TestConformanceFilter(t *testing.T) {
 	}
 }
 
+// specWith and setWith parse a case's specifier and give it the case's
+// prerelease policy; a parse error is the case's failure.
+func specWith(t *testing.T, s string, pre *bool) (Specifier, bool) {
+	t.Helper()
+	sp, err := ParseSpecifier(s)
+	if err != nil {
+		t.Errorf("ParseSpecifier(%q): %v", s, err)
+		return sp, false
+	}
+	return sp.WithPrereleases(policy(pre)), true
+}
+
+func setWith(t *testing.T, s string, pre *bool) (Specifiers, bool) {
+	t.Helper()
+	ss, err := ParseSpecifiers(s)
+	if err != nil {
+		t.Errorf("ParseSpecifiers(%q): %v", s, err)
+		return ss, false
+	}
+	return ss.WithPrereleases(policy(pre)), true
+}
+
 // filterer is what Specifier and Specifiers share for filtering.
 type filterer interface {
 	filter(items []item, p PrereleasePolicy) []int
@@ -465,12 +477,10 @@ func TestConformanceUnsatisfiable(t *testing.T) {
 		t.Fatal("no is_unsatisfiable cases")
 	}
 	for _, c := range f.Unsatisfiable {
-		ss, err := ParseSpecifiers(c.Specifier)
-		if err != nil {
-			t.Errorf("ParseSpecifiers(%q): %v", c.Specifier, err)
+		ss, ok := setWith(t, c.Specifier, c.SpecPre)
+		if !ok {
 			continue
 		}
-		ss = ss.WithPrereleases(policy(c.SpecPre))
 		if got := ss.IsUnsatisfiable(); got != c.Expected {
 			t.Errorf("SpecifierSet(%q, prereleases=%s).is_unsatisfiable() = %v, want %v", c.Specifier, preString(policy(c.SpecPre)), got, c.Expected)
 		}
