@@ -159,14 +159,8 @@ func TestCreateKilledAtEveryStepRollsBack(t *testing.T) {
 // and checks that the instance then serves either the old release or the
 // new one, consistently: record, current link and running version agree.
 func TestUpgradeKilledAtEveryStepIsOldOrNew(t *testing.T) {
-	f := newFixture(t)
-	m := f.open(t)
+	f, m, name, _ := withInstance(t, "tu", "0")
 	ctx := context.Background()
-	name := randomName("tu")
-	cleanup(t, m, name)
-	if _, err := m.Create(ctx, name, f.spec(t, "0")); err != nil {
-		t.Fatal(err)
-	}
 	specPath := filepath.Join(f.specDir, "app.toml")
 	points := []string{"build", "build:done", "database:done", "migrate:done", "switch", "switch:done", "restart", "restart:done", "health:done", "commit:done", "prune"}
 	for i, point := range points {
@@ -331,15 +325,8 @@ func TestEmbeddedClusterIsSupervised(t *testing.T) {
 // stopped (undone: the old data serves again) and after the swap (rolled
 // forward: the restored data serves).
 func TestRestoreKilledIsOldOrNew(t *testing.T) {
-	f := newFixture(t)
-	m := f.open(t)
+	f, m, name, st := withInstance(t, "ty", "1")
 	ctx := context.Background()
-	name := randomName("ty")
-	cleanup(t, m, name)
-	st, err := m.Create(ctx, name, f.spec(t, "1"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	marker := filepath.Join(m.Layout().DataDir(name), "marker")
 	os.WriteFile(marker, []byte("backed up"), 0o644)
 	res, err := m.Backup(ctx, name, "")
@@ -371,14 +358,8 @@ func TestRestoreKilledIsOldOrNew(t *testing.T) {
 // one it rolled back to — record, current link and running version
 // agreeing — and never loses a release.
 func TestRollbackKilledAtEveryStepIsOldOrNew(t *testing.T) {
-	f := newFixture(t)
-	m := f.open(t)
+	f, m, name, _ := withInstance(t, "tb", "1")
 	ctx := context.Background()
-	name := randomName("tb")
-	cleanup(t, m, name)
-	if _, err := m.Create(ctx, name, f.spec(t, "1")); err != nil {
-		t.Fatal(err)
-	}
 	up, err := m.Upgrade(ctx, name, f.spec(t, "2"))
 	if err != nil {
 		t.Fatal(err)
@@ -435,15 +416,8 @@ func TestRollbackKilledAtEveryStepIsOldOrNew(t *testing.T) {
 // backups (the archive is written beside and renamed into place), the
 // instance keeps serving, and the next backup succeeds.
 func TestBackupKilledLeavesNoPartialArchive(t *testing.T) {
-	f := newFixture(t)
-	m := f.open(t)
+	f, m, name, st := withInstance(t, "tk", "1")
 	ctx := context.Background()
-	name := randomName("tk")
-	cleanup(t, m, name)
-	st, err := m.Create(ctx, name, f.spec(t, "1"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, after := range []time.Duration{30 * time.Millisecond, 150 * time.Millisecond, 400 * time.Millisecond} {
 		cmd, err := childCommand(f, "backup", name, "", "")
 		if err != nil {

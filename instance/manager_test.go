@@ -126,6 +126,22 @@ func (f *fixture) open(t *testing.T) *Manager {
 	return m
 }
 
+// withInstance opens a Manager on a new fixture and creates the app at
+// version as an instance named prefix plus a random suffix, removed when
+// the test ends.
+func withInstance(t *testing.T, prefix, version string) (*fixture, *Manager, string, *State) {
+	t.Helper()
+	f := newFixture(t)
+	m := f.open(t)
+	name := randomName(prefix)
+	cleanup(t, m, name)
+	st, err := m.Create(context.Background(), name, f.spec(t, version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, m, name, st
+}
+
 // cleanup removes the instance at the end of the test, whatever state
 // it is in.
 func cleanup(t *testing.T, m *Manager, name string) {
@@ -525,15 +541,8 @@ func TestHotfixFromAGitBranch(t *testing.T) {
 // host, so a second root cannot create an instance of a name another root
 // has — and undoing that failed create must not remove the other's user.
 func TestSameNameInAnotherRootIsRefusedAndUntouched(t *testing.T) {
-	f := newFixture(t)
-	m := f.open(t)
+	f, _, name, st := withInstance(t, "tr", "1")
 	ctx := context.Background()
-	name := randomName("tr")
-	cleanup(t, m, name)
-	st, err := m.Create(ctx, name, f.spec(t, "1"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	opts := f.options()
 	opts.Root = f.root + "2"
 	t.Cleanup(func() { os.RemoveAll(opts.Root) })
@@ -675,15 +684,8 @@ func upgradeToBrokenRelease(t *testing.T, prefix string, healthTimeout time.Dura
 // create, and an upgrade whose spec adds a listening service must allocate
 // one for it (keeping the existing ones) instead of failing on {port}.
 func TestUpgradeThatAddsAListeningServiceGetsItAPort(t *testing.T) {
-	f := newFixture(t)
-	m := f.open(t)
+	f, m, name, st := withInstance(t, "tp", "1")
 	ctx := context.Background()
-	name := randomName("tp")
-	cleanup(t, m, name)
-	st, err := m.Create(ctx, name, f.spec(t, "1"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	spec := f.spec(t, "2")
 	extra := fmt.Sprintf("[services.api]\ncommand = [\"python\", %q]\nlisten = true\n", filepath.Join(f.specDir, "server.py"))
 	b, err := os.ReadFile(spec.File)
@@ -733,15 +735,8 @@ func TestUpgradeThatAddsAListeningServiceGetsItAPort(t *testing.T) {
 // with a database URL, removed or upgraded by a Manager without it, is
 // refused (ErrOtherServer) and left serving, its database intact.
 func TestWrongDatabaseServerIsRefusedBeforeAnyChange(t *testing.T) {
-	f := newFixture(t)
-	m := f.open(t)
+	f, _, name, st := withInstance(t, "tw", "1")
 	ctx := context.Background()
-	name := randomName("tw")
-	cleanup(t, m, name)
-	st, err := m.Create(ctx, name, f.spec(t, "1"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if st.DatabaseServer == "" || st.DatabaseServer == "embedded" {
 		t.Fatalf("database server recorded as %q", st.DatabaseServer)
 	}
