@@ -23,6 +23,7 @@ import (
 	"github.com/deploykit/deploykit/internal/pgcluster"
 	"github.com/deploykit/deploykit/services"
 	"github.com/deploykit/deploykit/services/supervise"
+	"github.com/deploykit/deploykit/services/systemd"
 )
 
 // dbServer is the PostgreSQL server instances get their databases on:
@@ -53,13 +54,7 @@ func (m *Manager) server(ctx context.Context) (*dbServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.ServicesMode() == "supervise" {
-		err = m.superviseCluster(ctx, c)
-	} else {
-		m.emit(Event{Kind: EventInfo, Instance: "postgres", Message: "starting the embedded PostgreSQL cluster in " + m.layout.PostgresDir()})
-		err = c.Start(ctx)
-	}
-	if err != nil {
+	if err := m.superviseCluster(ctx, c); err != nil {
 		return nil, fmt.Errorf("instance: embedded PostgreSQL cluster: %w", err)
 	}
 	cfg, err := c.AdminConfig()
@@ -71,7 +66,8 @@ func (m *Manager) server(ctx context.Context) (*dbServer, error) {
 }
 
 // Shutdown stops the embedded PostgreSQL cluster, if this root has one
-// and it is running (and removes it from the built-in supervisor).
+// and it is running (and removes it from the service controller: its
+// unit under systemd, its entry in the built-in supervisor).
 // Instances' services are not stopped.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	if m.opts.DatabaseURL != "" {
@@ -80,7 +76,12 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	m.dbMu.Lock()
 	m.db = nil
 	m.dbMu.Unlock()
-	if exists(filepath.Join(m.layout.SupervisorDir(), clusterInstance, "spec.json")) {
+	if m.ServicesMode() == "systemd" {
+		ctrl := &systemd.Controller{Logger: m.log}
+		if err := ctrl.Uninstall(ctx, clusterInstance); err != nil && !errors.Is(err, services.ErrNotFound) {
+			return err
+		}
+	} else if exists(filepath.Join(m.layout.SupervisorDir(), clusterInstance, "spec.json")) {
 		ctrl := &supervise.Controller{Dir: m.layout.SupervisorDir(), Executable: m.opts.SupervisorExecutable, Logger: m.log}
 		if err := ctrl.Uninstall(ctx, clusterInstance); err != nil && !errors.Is(err, services.ErrNotFound) {
 			return err
@@ -96,14 +97,28 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	return c.Stop(ctx)
 }
 
-// clusterInstance is the built-in supervisor's name for the embedded
-// cluster; '_' cannot occur in instance names, so it collides with none.
-const clusterInstance = "pg_embedded"
+// clusterInstance and clusterComponent name the embedded cluster for the
+// service controller; '_' cannot occur in instance names, so it collides
+// with none. Under systemd its unit is deploykit-pg_embedded-postgres.service.
+const (
+	clusterInstance  = "pg_embedded"
+	clusterComponent = "postgres"
+)
+
+// clusterRefs is what an instance's services need running first: the
+// embedded cluster, when its database is there.
+func (m *Manager) clusterRefs(st *State) []services.Ref {
+	if st.DatabaseServer == "embedded" || (st.DatabaseServer == "" && m.opts.DatabaseURL == "") {
+		return []services.Ref{{Instance: clusterInstance, Component: clusterComponent}}
+	}
+	return nil
+}
 
 // superviseCluster runs the embedded cluster's postmaster under the
-// built-in supervisor (restarted if it dies), initialising the cluster
-// first. A server already running (started by an earlier deploykit, or
-// by pg_ctl) is left as it is.
+// service controller, restarted if it dies and, under systemd, started at
+// boot before the instances (their units want it and start after it). It
+// initialises the cluster first. A server already running (started by an
+// earlier deploykit, or by pg_ctl) is left as it is.
 func (m *Manager) superviseCluster(ctx context.Context, c *pgcluster.Cluster) error {
 	if err := c.Init(ctx); err != nil {
 		return err
@@ -120,7 +135,7 @@ func (m *Manager) superviseCluster(ctx context.Context, c *pgcluster.Cluster) er
 		return err
 	}
 	comp := services.Component{
-		Name:        "postgres",
+		Name:        clusterComponent,
 		Instance:    clusterInstance,
 		Command:     []string{filepath.Join(bins.Dir, "postgres"), "-D", c.DataDir()},
 		Env:         map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C", "HOME": c.Dir()},
@@ -133,8 +148,18 @@ func (m *Manager) superviseCluster(ctx context.Context, c *pgcluster.Cluster) er
 	if uid >= 0 {
 		comp.User, comp.Group, comp.UID, comp.GID = user, user, uid, gid
 	}
-	m.emit(Event{Kind: EventInfo, Instance: "postgres", Message: "starting the embedded PostgreSQL cluster in " + m.layout.PostgresDir() + " under the built-in supervisor"})
-	ctrl := &supervise.Controller{Dir: m.layout.SupervisorDir(), Executable: m.opts.SupervisorExecutable, Logger: m.log}
+	// systemd's sandbox: the cluster writes only its own directory (data,
+	// socket, lock files), and PostgreSQL's JIT maps code it writes.
+	comp.Relax = services.Relaxations{WritablePaths: []string{c.Dir()}, AllowWriteExecute: true}
+	under := "the built-in supervisor"
+	if m.ServicesMode() == "systemd" {
+		under = "systemd (" + systemd.ServiceName(clusterInstance, clusterComponent) + ")"
+	}
+	m.emit(Event{Kind: EventInfo, Instance: "postgres", Message: "starting the embedded PostgreSQL cluster in " + m.layout.PostgresDir() + " under " + under})
+	ctrl, err := m.controller()
+	if err != nil {
+		return err
+	}
 	if err := ctrl.Install(ctx, clusterInstance, []services.Component{comp}); err != nil {
 		return err
 	}

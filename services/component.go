@@ -60,6 +60,17 @@ type Component struct {
 	// Relax lists the hardening a component needs relaxed. Everything else
 	// is locked down (see services/systemd).
 	Relax Relaxations
+	// After names components of other instances this one needs running
+	// first, such as the host's embedded database server. systemd starts
+	// them with it and orders it after them (Wants= and After=; a restart
+	// of one does not restart the other). The supervisor starts each
+	// instance when told to, so whoever drives it starts those first.
+	After []Ref
+}
+
+// Ref names a component of an instance.
+type Ref struct {
+	Instance, Component string
 }
 
 // Listen is one listening socket held by the controller.
@@ -248,6 +259,14 @@ func (c *Component) Validate() error {
 			return bad("listen", "#%d: bad fd name %q", i, n)
 		}
 		names[n] = true
+	}
+	for _, r := range c.After {
+		if !ValidInstanceName(r.Instance) || !ValidComponentName(r.Component) {
+			return bad("after", "bad component reference %q/%q", r.Instance, r.Component)
+		}
+		if r.Instance == c.Instance {
+			return bad("after", "%s/%s is of the same instance", r.Instance, r.Component)
+		}
 	}
 	switch c.Restart.When {
 	case RestartOnFailure, RestartAlways, RestartNever:

@@ -149,3 +149,113 @@ func TestCLIUnderSystemdInAContainer(t *testing.T) {
 		t.Fatalf("instance dir left: %s", out)
 	}
 }
+
+// TestEmbeddedClusterUnderSystemdInAContainer: with --services systemd and
+// no --database-url, the embedded cluster is a unit of its own, enabled,
+// restarted when it dies, and wanted by the instances' units, so starting
+// an instance (as boot does) starts its database server first; shutdown
+// removes the unit.
+func TestEmbeddedClusterUnderSystemdInAContainer(t *testing.T) {
+	testenv.NeedRoot(t)
+	wh := testenv.GetWheelhouse(t)
+	ctx := context.Background()
+	dir := newRoot(t)
+	writeSpec := func(version string) {
+		p := writeApp(t, dir, "/wheels", version)
+		b, _ := os.ReadFile(p)
+		os.WriteFile(p, []byte(strings.ReplaceAll(string(b), filepath.Dir(p), "/srv/app")), 0o644)
+	}
+	writeSpec("1")
+	c := nspawn.Start(t, nspawn.Options{HostNetwork: true, Binds: []nspawn.Bind{
+		{Host: filepath.Dir(binary), Container: "/opt/dk", ReadOnly: true},
+		{Host: wh.Dir, Container: "/wheels", ReadOnly: true},
+		{Host: filepath.Join(dir, "app"), Container: "/srv/app", ReadOnly: true},
+	}})
+	dk := func(args ...string) (string, error) {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		defer cancel()
+		out, err := c.Exec(cctx, append([]string{"/opt/dk/deploykit", "--root", "/srv/deploykit", "--services", "systemd"}, args...)...)
+		return string(out), err
+	}
+	sh := func(script string) string {
+		out, err := c.Exec(ctx, "sh", "-c", script)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	const pgUnit = "deploykit-pg_embedded-postgres.service"
+	name := fmt.Sprintf("se%d", os.Getpid()%100000)
+	if out, err := dk("create", name, "--spec", "/srv/app/app.toml"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := sh("systemctl is-active " + pgUnit + "; systemctl is-enabled deploykit-pg_embedded.target"); got != "active\nenabled" {
+		t.Fatalf("the cluster's unit: %q", got)
+	}
+	web := "deploykit-" + name + "-web.service"
+	for _, prop := range []string{"Wants", "After"} {
+		if got := sh("systemctl show -p " + prop + " --value " + web); !strings.Contains(" "+got+" ", " "+pgUnit+" ") {
+			t.Fatalf("%s: %s=%s, without %s", web, prop, got, pgUnit)
+		}
+	}
+	port := func() int {
+		out, err := dk("status", name, "--json")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		var st statusJSON
+		if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &st); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return st.Ports["web"]
+	}()
+	if b := httpGet(t, port); !strings.Contains(b, `"has_db": true`) {
+		t.Fatalf("answered %s", b)
+	}
+
+	// The postmaster dies: systemd starts it again.
+	pid := sh("systemctl show -p MainPID --value " + pgUnit)
+	sh("systemctl kill -s KILL " + pgUnit)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st := sh("systemctl show -p ActiveState -p MainPID --value " + pgUnit)
+		if f := strings.Fields(st); len(f) == 2 && f[1] == "active" && f[0] != pid && f[0] != "0" {
+			t.Logf("postmaster %s killed; systemd started %s", pid, f[0])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster did not come back after a kill: %s", st)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if out, err := dk("backup", name); err != nil { // needs the database
+		t.Fatalf("backup after the cluster's restart: %v\n%s", err, out)
+	}
+
+	// What boot does: the instance's target is started, nothing else.
+	sh("systemctl stop deploykit-" + name + ".target " + web + " " + pgUnit)
+	if got := sh("systemctl is-active " + pgUnit + " || true"); got != "inactive" {
+		t.Fatalf("cluster unit after stop: %s", got)
+	}
+	sh("systemctl start deploykit-" + name + ".target")
+	deadline = time.Now().Add(time.Minute)
+	for sh("systemctl is-active "+pgUnit+" "+web+" || true") != "active\nactive" {
+		if time.Now().After(deadline) {
+			t.Fatalf("starting the instance did not start its database server: %s", sh("systemctl is-active "+pgUnit+" "+web+" || true"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if b := httpGet(t, port); !strings.Contains(b, `"version": "1"`) {
+		t.Fatalf("after a start from the target: %s", b)
+	}
+
+	if out, err := dk("remove", name, "--yes"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := dk("shutdown"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out := sh("ls /etc/systemd/system | grep deploykit- || true"); out != "" {
+		t.Fatalf("units left after remove and shutdown: %s", out)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,7 +29,9 @@ import (
 const Suite = "bookworm"
 
 // Packages are installed into the root file system besides minbase.
-var Packages = []string{"systemd", "systemd-sysv", "dbus", "python3"}
+// postgresql-15 lets an instance's embedded cluster run as a unit of the
+// container's systemd (its default cluster is removed, see EnsureRootfs).
+var Packages = []string{"systemd", "systemd-sysv", "dbus", "python3", "postgresql-15"}
 
 // marker is written into a finished root file system.
 const marker = ".deploykit-rootfs"
@@ -72,13 +75,17 @@ type Container struct {
 }
 
 // DefaultRootfs is where the root file system is kept:
-// $DEPLOYKIT_TEST_CACHE/nspawn-rootfs, default /var/tmp/deploykit-test/nspawn-rootfs.
+// $DEPLOYKIT_TEST_CACHE/nspawn-rootfs-HASH (default cache
+// /var/tmp/deploykit-test), HASH naming Suite and Packages.
 func DefaultRootfs() string {
 	c := os.Getenv("DEPLOYKIT_TEST_CACHE")
 	if c == "" {
 		c = "/var/tmp/deploykit-test"
 	}
-	return filepath.Join(c, "nspawn-rootfs")
+	// The tree is named for what it holds, so a changed package list gets
+	// a tree of its own instead of a stale one.
+	h := sha256.Sum256([]byte(Suite + " " + strings.Join(Packages, ",")))
+	return filepath.Join(c, "nspawn-rootfs-"+hex.EncodeToString(h[:4]))
 }
 
 // Error is a failed harness step, with the container's console output.
@@ -386,6 +393,16 @@ func EnsureRootfs(ctx context.Context, dir, mirror string, log *slog.Logger) err
 	if out, err := cmd.CombinedOutput(); err != nil {
 		os.RemoveAll(tmp)
 		return &Error{Step: "debootstrap", Err: err, Console: tailLines(string(out), 30)}
+	}
+	// The postgresql package made a default cluster, which would start at
+	// every boot on port 5432 (containers may share the host's network).
+	// Tests run their own clusters: remove it.
+	if dirs, _ := filepath.Glob(filepath.Join(tmp, "etc/postgresql/*/main")); len(dirs) > 0 {
+		for _, d := range dirs {
+			ver := filepath.Base(filepath.Dir(d))
+			os.RemoveAll(d)
+			os.RemoveAll(filepath.Join(tmp, "var/lib/postgresql", ver, "main"))
+		}
 	}
 	if err := os.WriteFile(filepath.Join(tmp, marker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 		return &Error{Step: "rootfs", Err: err}

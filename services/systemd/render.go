@@ -252,6 +252,10 @@ func renderService(c *services.Component, sockets []string) Unit {
 	for _, s := range sockets {
 		o = append(o, unit.NewUnitOption("Unit", "Requires", s), unit.NewUnitOption("Unit", "After", s))
 	}
+	for _, r := range c.After {
+		s := ServiceName(r.Instance, r.Component)
+		o = append(o, unit.NewUnitOption("Unit", "Wants", s), unit.NewUnitOption("Unit", "After", s))
+	}
 	svc := func(k, v string) { o = append(o, unit.NewUnitOption("Service", k, v)) }
 	if c.Ready.Kind == services.ReadyNotify {
 		svc("Type", "notify")

@@ -19,7 +19,9 @@ import (
 )
 
 func TestRenderLayout(t *testing.T) {
-	units, err := Render("prod", sampleComponents("prod", "dk-prod"))
+	comps := sampleComponents("prod", "dk-prod")
+	comps[1].After = []services.Ref{{Instance: "pg_embedded", Component: "postgres"}}
+	units, err := Render("prod", comps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +89,25 @@ func TestRenderLayout(t *testing.T) {
 	}
 	if got := val(worker, "SystemCallFilter"); len(got) != 2 || got[1] != "~@privileged" {
 		t.Errorf("worker SystemCallFilter = %q", got)
+	}
+	// Started with the database server and after it, but not restarted
+	// with it (Wants=, not Requires=).
+	if got := strings.Join(val(worker, "Wants"), " "); got != "deploykit-pg_embedded-postgres.service" {
+		t.Errorf("worker Wants = %q", got)
+	}
+	if got := strings.Join(val(worker, "After"), " "); got != "network.target deploykit-pg_embedded-postgres.service" {
+		t.Errorf("worker After = %q", got)
+	}
+	if got := val(web, "Wants"); len(got) != 0 {
+		t.Errorf("web Wants = %q", got)
+	}
+	comps[1].After = []services.Ref{{Instance: "prod", Component: "web"}}
+	if _, err := Render("prod", comps); !errors.Is(err, services.ErrInvalid) {
+		t.Errorf("After naming the component's own instance: %v", err)
+	}
+	comps[1].After = []services.Ref{{Instance: "pg embedded", Component: "postgres"}}
+	if _, err := Render("prod", comps); !errors.Is(err, services.ErrInvalid) {
+		t.Errorf("After naming a bad instance: %v", err)
 	}
 	sock := get("deploykit-prod-api.socket")
 	if got := val(sock, "ListenStream"); got[0] != "/run/dk-prod-api.sock" {
