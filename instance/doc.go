@@ -30,9 +30,12 @@
 // ROOT/cache. A hotfix resolves again with every package of the current
 // lock pinned except the named ones. Without Options.DatabaseURL the
 // embedded cluster (internal/pgcluster) under ROOT/postgres is created and
-// started by the first operation that needs it — with the built-in
-// supervisor as a supervised process (restarted if it dies), with systemd
-// by pg_ctl (not yet as a unit of its own); Shutdown stops it.
+// started by the first operation that needs it, under the service
+// controller and restarted if it dies: a supervised process of the
+// built-in supervisor, or under systemd a unit of its own
+// (deploykit-pg_embedded-postgres.service) that every instance's units
+// want and start after, so boot brings it up first. Shutdown stops it and
+// removes it from the controller.
 //
 // Every operation takes an exclusive lock on the instance (a second one
 // fails with ErrLocked) and writes a journal before and after each step,
