@@ -36,6 +36,7 @@ func main() {
 	deep := fs.Bool("deep", false, "check: restore into a scratch database and count rows")
 	verbose := fs.Bool("v", false, "print progress events with elapsed times to stderr")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the client to this file")
+	mwm := fs.String("mwm", "", "restore: maintenance_work_mem of the index builds (default backup.DefaultMaintenanceWorkMem)")
 	fs.Parse(os.Args[2:])
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -64,7 +65,7 @@ func main() {
 			fmt.Printf("tables=%d rows=%d bytes=%d\n", res.Tables, res.Rows, res.Bytes)
 		}
 	case "restore":
-		opts := backup.RestoreOptions{Instance: "bench", Jobs: *jobs, OnEvent: onEvent,
+		opts := backup.RestoreOptions{Instance: "bench", Jobs: *jobs, OnEvent: onEvent, MaintenanceWorkMem: *mwm,
 			Database: &backup.Database{ConnString: *url, Name: *db, Owner: *owner}}
 		if *precheck {
 			_, err = backup.RestoreFile(ctx, *in, opts)
