@@ -46,8 +46,12 @@ func NewWriter(w io.Writer, m Manifest, opts WriterOptions) (*Writer, error) {
 	if conc <= 0 {
 		conc = runtime.GOMAXPROCS(0)
 	}
+	// A 2 MiB window rather than 8: the decoder's matches then copy from
+	// history that stays in cache while a restore's server processes run
+	// beside it. On the bench archive (scripts/bench/backup.sh) the restore
+	// client took 2.54 CPU-s instead of 2.84, for an archive 1% larger.
 	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(conc),
-		zstd.WithEncoderCRC(true), zstd.WithWindowSize(8<<20))
+		zstd.WithEncoderCRC(true), zstd.WithWindowSize(2<<20))
 	if err != nil {
 		return nil, fmt.Errorf("backup archive: %w", err)
 	}
