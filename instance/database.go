@@ -117,14 +117,28 @@ func (m *Manager) clusterRefs(st *State) []services.Ref {
 // superviseCluster runs the embedded cluster's postmaster under the
 // service controller, restarted if it dies and, under systemd, started at
 // boot before the instances (their units want it and start after it). It
-// initialises the cluster first. A server already running (started by an
-// earlier deploykit, or by pg_ctl) is left as it is.
+// initialises the cluster first. A server already running is left as it
+// is, with one exception: under systemd, a server without its unit was
+// started by pg_ctl (as deploykit did before the cluster had a unit), and
+// nothing would start it at boot; it is stopped and started again as the
+// unit, a restart of a second or two, once.
 func (m *Manager) superviseCluster(ctx context.Context, c *pgcluster.Cluster) error {
 	if err := c.Init(ctx); err != nil {
 		return err
 	}
 	if st, err := c.Status(ctx); err == nil && st.Running {
-		return nil
+		if m.ServicesMode() != "systemd" || exists(filepath.Join(m.layout.SupervisorDir(), clusterInstance, "spec.json")) {
+			return nil
+		}
+		ctrl := &systemd.Controller{Logger: m.log}
+		if _, err := ctrl.Status(ctx, clusterInstance); !errors.Is(err, services.ErrNotFound) {
+			return err // nil: the unit runs it
+		}
+		m.emit(Event{Kind: EventInfo, Instance: "postgres", Message: "moving the embedded PostgreSQL cluster, started outside systemd, under " +
+			systemd.ServiceName(clusterInstance, clusterComponent) + ": restarting it"})
+		if err := c.Stop(ctx); err != nil {
+			return err
+		}
 	}
 	bins, err := c.Binaries(ctx)
 	if err != nil {

@@ -232,6 +232,18 @@ func TestEmbeddedClusterUnderSystemdInAContainer(t *testing.T) {
 		t.Fatalf("backup after the cluster's restart: %v\n%s", err, out)
 	}
 
+	// A root from before the cluster had a unit: its server was started by
+	// pg_ctl. The next operation that needs the database moves it under
+	// its unit.
+	sh("systemctl stop " + pgUnit + " && rm /etc/systemd/system/deploykit-pg_embedded* && systemctl daemon-reload")
+	sh("cd /srv/deploykit/postgres && runuser -u $(stat -c %U data) -- $(ls -d /usr/lib/postgresql/*/bin | tail -1)/pg_ctl -D data -l pgctl.log -w start >/dev/null")
+	if out, err := dk("backup", name); err != nil {
+		t.Fatalf("backup with the server started by pg_ctl: %v\n%s", err, out)
+	}
+	if got, want := sh("systemctl show -p MainPID --value "+pgUnit), sh("head -1 /srv/deploykit/postgres/data/postmaster.pid"); got != want {
+		t.Fatalf("the server (pid %s) is not the unit's (MainPID %s)", want, got)
+	}
+
 	// What boot does: the instance's target is started, nothing else.
 	sh("systemctl stop deploykit-" + name + ".target " + web + " " + pgUnit)
 	if got := sh("systemctl is-active " + pgUnit + " || true"); got != "inactive" {
