@@ -26,7 +26,6 @@ import (
 // socket activation and the hardened sandbox.
 func TestCLIUnderSystemdInAContainer(t *testing.T) {
 	testenv.NeedRoot(t)
-	wh := testenv.GetWheelhouse(t)
 	ctx := context.Background()
 	dir := newRoot(t)
 	pg, err := pgcluster.New(pgcluster.Options{Dir: filepath.Join(dir, "pg"), Fast: true})
@@ -41,25 +40,8 @@ func TestCLIUnderSystemdInAContainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The app is mounted at /srv/app: the units' PrivateTmp hides /tmp.
-	writeSpec := func(version string) {
-		p := writeApp(t, dir, "/wheels", version)
-		b, _ := os.ReadFile(p)
-		os.WriteFile(p, []byte(strings.ReplaceAll(string(b), filepath.Dir(p), "/srv/app")), 0o644)
-	}
-	writeSpec("1")
+	c, writeSpec, dk := appInContainer(t, dir, "--database-url", dbURL)
 	spec := "/srv/app/app.toml"
-	c := nspawn.Start(t, nspawn.Options{HostNetwork: true, Binds: []nspawn.Bind{
-		{Host: filepath.Dir(binary), Container: "/opt/dk", ReadOnly: true},
-		{Host: wh.Dir, Container: "/wheels", ReadOnly: true},
-		{Host: filepath.Join(dir, "app"), Container: "/srv/app", ReadOnly: true},
-	}})
-	dk := func(args ...string) (string, error) {
-		cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-		defer cancel()
-		out, err := c.Exec(cctx, append([]string{"/opt/dk/deploykit", "--root", "/srv/deploykit", "--services", "systemd", "--database-url", dbURL}, args...)...)
-		return string(out), err
-	}
 	name := fmt.Sprintf("sd%d", os.Getpid()%100000)
 	if out, err := dk("create", name, "--spec", spec); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -150,16 +132,16 @@ func TestCLIUnderSystemdInAContainer(t *testing.T) {
 	}
 }
 
-// TestEmbeddedClusterUnderSystemdInAContainer: with --services systemd and
-// no --database-url, the embedded cluster is a unit of its own, enabled,
-// restarted when it dies, and wanted by the instances' units, so starting
-// an instance (as boot does) starts its database server first; shutdown
-// removes the unit.
-func TestEmbeddedClusterUnderSystemdInAContainer(t *testing.T) {
-	testenv.NeedRoot(t)
+// appInContainer writes the test app at version 1 under dir and boots a
+// systemd container (sharing the host's network) with the deploykit
+// binary, the wheelhouse and the app bound in; the app is mounted at
+// /srv/app, as the units' PrivateTmp hides /tmp. It returns the container,
+// a function that writes the app at another version, and one that runs
+// deploykit there (--root /srv/deploykit --services systemd, then global,
+// then args).
+func appInContainer(t *testing.T, dir string, global ...string) (*nspawn.Container, func(version string), func(args ...string) (string, error)) {
+	t.Helper()
 	wh := testenv.GetWheelhouse(t)
-	ctx := context.Background()
-	dir := newRoot(t)
 	writeSpec := func(version string) {
 		p := writeApp(t, dir, "/wheels", version)
 		b, _ := os.ReadFile(p)
@@ -172,11 +154,24 @@ func TestEmbeddedClusterUnderSystemdInAContainer(t *testing.T) {
 		{Host: filepath.Join(dir, "app"), Container: "/srv/app", ReadOnly: true},
 	}})
 	dk := func(args ...string) (string, error) {
-		cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		out, err := c.Exec(cctx, append([]string{"/opt/dk/deploykit", "--root", "/srv/deploykit", "--services", "systemd"}, args...)...)
+		argv := append([]string{"/opt/dk/deploykit", "--root", "/srv/deploykit", "--services", "systemd"}, global...)
+		out, err := c.Exec(ctx, append(argv, args...)...)
 		return string(out), err
 	}
+	return c, writeSpec, dk
+}
+
+// TestEmbeddedClusterUnderSystemdInAContainer: with --services systemd and
+// no --database-url, the embedded cluster is a unit of its own, enabled,
+// restarted when it dies, and wanted by the instances' units, so starting
+// an instance (as boot does) starts its database server first; shutdown
+// removes the unit.
+func TestEmbeddedClusterUnderSystemdInAContainer(t *testing.T) {
+	testenv.NeedRoot(t)
+	ctx := context.Background()
+	c, _, dk := appInContainer(t, newRoot(t))
 	sh := func(script string) string {
 		out, err := c.Exec(ctx, "sh", "-c", script)
 		if err != nil {
