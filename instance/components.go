@@ -181,10 +181,15 @@ func (m *Manager) components(st *State, spec *Spec, id string) ([]services.Compo
 
 // ServicesMode reports which controller the manager uses: "systemd" or
 // "supervise".
-func (m *Manager) ServicesMode() string {
-	switch m.opts.Services {
+func (m *Manager) ServicesMode() string { return ServicesMode(m.opts.Services) }
+
+// ServicesMode resolves an Options.Services value: "systemd" or
+// "supervise" as given, and anything else ("auto", "") to "systemd" when
+// PID 1 is systemd, else "supervise".
+func ServicesMode(services string) string {
+	switch services {
 	case "systemd", "supervise":
-		return m.opts.Services
+		return services
 	}
 	if comm, err := os.ReadFile("/proc/1/comm"); err == nil && strings.TrimSpace(string(comm)) == "systemd" {
 		return "systemd"

@@ -103,7 +103,13 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 	root, keep := cfg.root, cfg.keep
 	production, staging := cfg.prod, cfg.stage
 	if root == "" {
-		tmp, err := os.MkdirTemp("", "deploykit-quickstart-")
+		// systemd gives every unit a private /tmp and /var/tmp (PrivateTmp=),
+		// so under systemd the temporary root lives in /var/lib.
+		base := ""
+		if instance.ServicesMode(cfg.services) == "systemd" {
+			base = "/var/lib"
+		}
+		tmp, err := os.MkdirTemp(base, "deploykit-quickstart-")
 		if err != nil {
 			return err
 		}
@@ -117,7 +123,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 		}
 	}
 	root, _ = filepath.Abs(root)
-	fmt.Fprintf(out, "deploykit quickstart under %s\n", root)
+	fmt.Fprintf(out, "deploykit quickstart under %s (services: %s)\n", root, instance.ServicesMode(cfg.services))
 	appDir := filepath.Join(root, "app")
 	if err := writeApp(appDir); err != nil {
 		return err

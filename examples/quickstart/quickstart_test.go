@@ -8,10 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/deploykit/deploykit/instance"
+	"github.com/deploykit/deploykit/internal/nspawn"
 	"github.com/deploykit/deploykit/internal/pgtest"
 	"github.com/deploykit/deploykit/internal/testenv"
 )
@@ -46,6 +48,42 @@ func TestQuickstartRunsEndToEnd(t *testing.T) {
 		if !strings.Contains(out.String(), "==> "+step) && !strings.Contains(out.String(), step) {
 			t.Errorf("output lacks %q", step)
 		}
+	}
+}
+
+// TestQuickstartUnderSystemdInAContainer runs the quickstart binary, flags
+// as a user would give them (none), on a host whose PID 1 is systemd: a
+// systemd-nspawn container. The embedded cluster and the instances run as
+// units, and nothing is left behind.
+func TestQuickstartUnderSystemdInAContainer(t *testing.T) {
+	testenv.NeedRoot(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "quickstart")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	c := nspawn.Start(t, nspawn.Options{Binds: []nspawn.Bind{{Host: dir, Container: "/opt/qs", ReadOnly: true}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := c.Exec(ctx, "/opt/qs/quickstart")
+	t.Logf("%s", out)
+	if err != nil || !strings.Contains(string(out), "all steps passed") || !strings.Contains(string(out), "(services: systemd)") {
+		t.Fatalf("quickstart under systemd: %v", err)
+	}
+	sh := func(script string) string {
+		out, err := c.Exec(ctx, "sh", "-c", script)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	for _, unit := range []string{"deploykit-pg_embedded-postgres.service", "deploykit-production-web.service", "deploykit-staging-web.service"} {
+		if sh("journalctl -q -o cat -u "+unit+" | wc -l") == "0" {
+			t.Errorf("%s never ran", unit)
+		}
+	}
+	if left := sh("ls /etc/systemd/system | grep deploykit- ; ls -d /var/lib/deploykit-quickstart-* 2>/dev/null; true"); left != "" {
+		t.Errorf("left behind: %s", left)
 	}
 }
 
