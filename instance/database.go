@@ -140,31 +140,10 @@ func (m *Manager) superviseCluster(ctx context.Context, c *pgcluster.Cluster) er
 			return err
 		}
 	}
-	bins, err := c.Binaries(ctx)
+	comp, err := clusterUnit(ctx, c)
 	if err != nil {
 		return err
 	}
-	user, uid, gid, err := c.SystemUser(ctx)
-	if err != nil {
-		return err
-	}
-	comp := services.Component{
-		Name:        clusterComponent,
-		Instance:    clusterInstance,
-		Command:     []string{filepath.Join(bins.Dir, "postgres"), "-D", c.DataDir()},
-		Env:         map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C", "HOME": c.Dir()},
-		WorkingDir:  c.Dir(),
-		Restart:     services.RestartPolicy{When: services.RestartAlways},
-		StopSignal:  syscall.SIGINT, // fast shutdown: SIGTERM would wait for every client
-		StopTimeout: time.Minute,
-		Ready:       services.Readiness{Kind: services.ReadyTCP, Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port())), Timeout: time.Minute},
-	}
-	if uid >= 0 {
-		comp.User, comp.Group, comp.UID, comp.GID = user, user, uid, gid
-	}
-	// systemd's sandbox: the cluster writes only its own directory (data,
-	// socket, lock files), and PostgreSQL's JIT maps code it writes.
-	comp.Relax = services.Relaxations{WritablePaths: []string{c.Dir()}, AllowWriteExecute: true}
 	under := "the built-in supervisor"
 	if m.ServicesMode() == "systemd" {
 		under = "systemd (" + systemd.ServiceName(clusterInstance, clusterComponent) + ")"
@@ -197,6 +176,37 @@ func (m *Manager) superviseCluster(ctx context.Context, c *pgcluster.Cluster) er
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// clusterUnit is the embedded cluster's postmaster as a component of
+// the service controller.
+func clusterUnit(ctx context.Context, c *pgcluster.Cluster) (services.Component, error) {
+	bins, err := c.Binaries(ctx)
+	if err != nil {
+		return services.Component{}, err
+	}
+	user, uid, gid, err := c.SystemUser(ctx)
+	if err != nil {
+		return services.Component{}, err
+	}
+	comp := services.Component{
+		Name:        clusterComponent,
+		Instance:    clusterInstance,
+		Command:     []string{filepath.Join(bins.Dir, "postgres"), "-D", c.DataDir()},
+		Env:         map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C", "HOME": c.Dir()},
+		WorkingDir:  c.Dir(),
+		Restart:     services.RestartPolicy{When: services.RestartAlways},
+		StopSignal:  syscall.SIGINT, // fast shutdown: SIGTERM would wait for every client
+		StopTimeout: time.Minute,
+		Ready:       services.Readiness{Kind: services.ReadyTCP, Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port())), Timeout: time.Minute},
+	}
+	if uid >= 0 {
+		comp.User, comp.Group, comp.UID, comp.GID = user, user, uid, gid
+	}
+	// systemd's sandbox: the cluster writes only its own directory (data,
+	// socket, lock files), and PostgreSQL's JIT maps code it writes.
+	comp.Relax = services.Relaxations{WritablePaths: []string{c.Dir()}, AllowWriteExecute: true}
+	return comp, nil
 }
 
 // ErrOtherServer is returned when an instance's database is on another
