@@ -208,8 +208,14 @@ func (l *dbLoader) preData(ctx context.Context) error {
 	if err := l.pgRestore(ctx, "pre-data", 1); err != nil {
 		return err
 	}
-	if err := l.holdAutovacuum(ctx); err != nil {
+	owner, err := l.ownerConn(ctx, "")
+	if err != nil {
 		return err
+	}
+	l.held, err = holdAutovacuum(ctx, owner, l.catalog.Tables)
+	owner.Close(context.Background())
+	if err != nil {
+		return l.fail(err)
 	}
 	emit(l.onEvent, Event{Kind: "schema", Path: l.tmpName})
 	l.pool.New = func() any { return new(bytes.Buffer) }
@@ -281,31 +287,6 @@ func (l *dbLoader) ownerConn(ctx context.Context, setup string) (*pgx.Conn, erro
 		return nil, l.fail(err)
 	}
 	return conn, nil
-}
-
-func (l *dbLoader) holdAutovacuum(ctx context.Context) error {
-	conn, err := l.ownerConn(ctx, "")
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	if l.held, err = holdAutovacuum(ctx, conn, l.catalog.Tables); err != nil {
-		return l.fail(err)
-	}
-	return nil
-}
-
-func (l *dbLoader) releaseAutovacuum(ctx context.Context) error {
-	conn, err := l.ownerConn(ctx, "")
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	if err := releaseAutovacuum(ctx, conn, l.held); err != nil {
-		return l.fail(err)
-	}
-	l.held = nil
-	return nil
 }
 
 func (l *dbLoader) worker(ctx context.Context) error {
@@ -389,19 +370,24 @@ func (l *dbLoader) finish(ctx context.Context, want []int64) error {
 		return err
 	}
 	emit(l.onEvent, Event{Kind: "post-data", Path: l.tmpName})
+	owner, err := l.ownerConn(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer owner.Close(context.Background())
 	if !l.scratch {
-		if err := l.releaseAutovacuum(ctx); err != nil {
-			return err
+		if err := releaseAutovacuum(ctx, owner, l.held); err != nil {
+			return l.fail(err)
 		}
+	}
+	if err := l.grant(ctx, owner); err != nil {
+		return err
 	}
 	conn, err := connect(ctx, l.db.ConnString, l.tmpName)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	if err := l.grant(ctx); err != nil {
-		return err
-	}
 	for _, s := range l.catalog.Sequences {
 		if _, err := conn.Exec(ctx, "SELECT pg_catalog.setval($1::regclass, $2, $3)", ident(s.Schema, s.Name), s.LastValue, s.IsCalled); err != nil {
 			return l.fail(fmt.Errorf("sequence %s.%s: %w", s.Schema, s.Name, err))
@@ -428,16 +414,8 @@ func (l *dbLoader) finish(ctx context.Context, want []int64) error {
 // to roles that exist on the target server only (roles are global and are
 // not dumped; a missing one is logged and skipped). Grants to the source
 // database's owner become grants to the target's owner, which owns
-// everything already. Run as the owner, who may grant on what it owns.
-func (l *dbLoader) grant(ctx context.Context) error {
-	if len(l.catalog.Grants) == 0 {
-		return nil
-	}
-	conn, err := l.ownerConn(ctx, "")
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
+// everything already. conn is the owner's, who may grant on what it owns.
+func (l *dbLoader) grant(ctx context.Context, conn *pgx.Conn) error {
 	exists := map[string]bool{}
 	for _, g := range l.catalog.Grants {
 		if g.Role == "" || g.Role == l.catalog.Owner || g.Role == l.db.Owner {

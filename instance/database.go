@@ -22,7 +22,6 @@ import (
 	"github.com/deploykit/deploykit/internal/atomicfile"
 	"github.com/deploykit/deploykit/internal/pgcluster"
 	"github.com/deploykit/deploykit/services"
-	"github.com/deploykit/deploykit/services/supervise"
 	"github.com/deploykit/deploykit/services/systemd"
 )
 
@@ -76,13 +75,13 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	m.dbMu.Lock()
 	m.db = nil
 	m.dbMu.Unlock()
-	if m.ServicesMode() == "systemd" {
-		ctrl := &systemd.Controller{Logger: m.log}
-		if err := ctrl.Uninstall(ctx, clusterInstance); err != nil && !errors.Is(err, services.ErrNotFound) {
+	// The supervisor is asked only when it has the cluster: asking would
+	// start its daemon.
+	if m.ServicesMode() == "systemd" || m.clusterSupervised() {
+		ctrl, err := m.controller()
+		if err != nil {
 			return err
 		}
-	} else if exists(filepath.Join(m.layout.SupervisorDir(), clusterInstance, "spec.json")) {
-		ctrl := &supervise.Controller{Dir: m.layout.SupervisorDir(), Executable: m.opts.SupervisorExecutable, Logger: m.log}
 		if err := ctrl.Uninstall(ctx, clusterInstance); err != nil && !errors.Is(err, services.ErrNotFound) {
 			return err
 		}
@@ -126,11 +125,14 @@ func (m *Manager) superviseCluster(ctx context.Context, c *pgcluster.Cluster) er
 	if err := c.Init(ctx); err != nil {
 		return err
 	}
+	ctrl, err := m.controller()
+	if err != nil {
+		return err
+	}
 	if st, err := c.Status(ctx); err == nil && st.Running {
-		if m.ServicesMode() != "systemd" || exists(filepath.Join(m.layout.SupervisorDir(), clusterInstance, "spec.json")) {
+		if m.ServicesMode() != "systemd" || m.clusterSupervised() {
 			return nil
 		}
-		ctrl := &systemd.Controller{Logger: m.log}
 		if _, err := ctrl.Status(ctx, clusterInstance); !errors.Is(err, services.ErrNotFound) {
 			return err // nil: the unit runs it
 		}
@@ -149,10 +151,6 @@ func (m *Manager) superviseCluster(ctx context.Context, c *pgcluster.Cluster) er
 		under = "systemd (" + systemd.ServiceName(clusterInstance, clusterComponent) + ")"
 	}
 	m.emit(Event{Kind: EventInfo, Instance: "postgres", Message: "starting the embedded PostgreSQL cluster in " + m.layout.PostgresDir() + " under " + under})
-	ctrl, err := m.controller()
-	if err != nil {
-		return err
-	}
 	if err := ctrl.Install(ctx, clusterInstance, []services.Component{comp}); err != nil {
 		return err
 	}
@@ -176,6 +174,12 @@ func (m *Manager) superviseCluster(ctx context.Context, c *pgcluster.Cluster) er
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// clusterSupervised reports whether the built-in supervisor has the
+// embedded cluster.
+func (m *Manager) clusterSupervised() bool {
+	return exists(filepath.Join(m.layout.SupervisorDir(), clusterInstance, "spec.json"))
 }
 
 // clusterUnit is the embedded cluster's postmaster as a component of

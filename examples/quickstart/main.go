@@ -102,11 +102,12 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 	begin := time.Now()
 	root, keep := cfg.root, cfg.keep
 	production, staging := cfg.prod, cfg.stage
+	mode := instance.ServicesMode(cfg.services)
 	if root == "" {
 		// systemd gives every unit a private /tmp and /var/tmp (PrivateTmp=),
 		// so under systemd the temporary root lives in /var/lib.
 		base := ""
-		if instance.ServicesMode(cfg.services) == "systemd" {
+		if mode == "systemd" {
 			base = "/var/lib"
 		}
 		tmp, err := os.MkdirTemp(base, "deploykit-quickstart-")
@@ -123,7 +124,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 		}
 	}
 	root, _ = filepath.Abs(root)
-	fmt.Fprintf(out, "deploykit quickstart under %s (services: %s)\n", root, instance.ServicesMode(cfg.services))
+	fmt.Fprintf(out, "deploykit quickstart under %s (services: %s)\n", root, mode)
 	appDir := filepath.Join(root, "app")
 	if err := writeApp(appDir); err != nil {
 		return err

@@ -397,12 +397,11 @@ func EnsureRootfs(ctx context.Context, dir, mirror string, log *slog.Logger) err
 	// The postgresql package made a default cluster, which would start at
 	// every boot on port 5432 (containers may share the host's network).
 	// Tests run their own clusters: remove it.
-	if dirs, _ := filepath.Glob(filepath.Join(tmp, "etc/postgresql/*/main")); len(dirs) > 0 {
-		for _, d := range dirs {
-			ver := filepath.Base(filepath.Dir(d))
-			os.RemoveAll(d)
-			os.RemoveAll(filepath.Join(tmp, "var/lib/postgresql", ver, "main"))
-		}
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "etc/postgresql/*/main"))
+	for _, d := range dirs {
+		ver := filepath.Base(filepath.Dir(d))
+		os.RemoveAll(d)
+		os.RemoveAll(filepath.Join(tmp, "var/lib/postgresql", ver, "main"))
 	}
 	if err := os.WriteFile(filepath.Join(tmp, marker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 		return &Error{Step: "rootfs", Err: err}
