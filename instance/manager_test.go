@@ -16,8 +16,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -579,46 +577,17 @@ func TestUpgradesKeepLastReleasesAndDropNoRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := st.Ports["web"]
-	var ok, failed atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 10 * time.Second}
-	for i := 0; i < 3; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-				if err == nil && resp.StatusCode == 200 {
-					ok.Add(1)
-				} else {
-					failed.Add(1)
-					t.Logf("request failed: %v %v", err, resp)
-				}
-				if resp != nil {
-					resp.Body.Close()
-				}
-				time.Sleep(2 * time.Millisecond)
-			}
-		}()
-	}
+	stop := testenv.HTTPLoad(t, st.Ports["web"], 3, 2*time.Millisecond)
 	for v := 2; v <= 4; v++ {
 		if st, err = m.Upgrade(ctx, name, f.spec(t, fmt.Sprint(v))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	close(stop)
-	wg.Wait()
-	if failed.Load() != 0 || ok.Load() == 0 {
-		t.Fatalf("%d requests failed during three upgrades (%d ok)", failed.Load(), ok.Load())
+	ok, failed := stop()
+	if failed != 0 || ok == 0 {
+		t.Fatalf("%d requests failed during three upgrades (%d ok)", failed, ok)
 	}
-	t.Logf("%d requests during three upgrades, none failed", ok.Load())
+	t.Logf("%d requests during three upgrades, none failed", ok)
 	ents, _ := os.ReadDir(m.Layout().ReleasesDir(name))
 	var ids []string
 	for _, e := range ents {

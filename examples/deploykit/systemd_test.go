@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,33 +64,7 @@ func TestCLIUnderSystemdInAContainer(t *testing.T) {
 	}
 
 	// Upgrade under load: the socket unit holds the port, so no request fails.
-	var okN, failN atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 10 * time.Second}
-	for i := 0; i < 4; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-				if err == nil && resp.StatusCode == 200 {
-					okN.Add(1)
-				} else {
-					failN.Add(1)
-				}
-				if resp != nil {
-					resp.Body.Close()
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-		}()
-	}
+	stop := testenv.HTTPLoad(t, port, 4, 5*time.Millisecond)
 	time.Sleep(300 * time.Millisecond)
 	writeSpec("2")
 	if out, err := dk("upgrade", name); err != nil {
@@ -102,11 +74,10 @@ func TestCLIUnderSystemdInAContainer(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	t.Logf("requests during upgrade and rollback under systemd: %d ok, %d failed", okN.Load(), failN.Load())
-	if failN.Load() != 0 || okN.Load() == 0 {
-		t.Fatalf("%d requests failed during upgrade/rollback (%d ok)", failN.Load(), okN.Load())
+	okN, failN := stop()
+	t.Logf("requests during upgrade and rollback under systemd: %d ok, %d failed", okN, failN)
+	if failN != 0 || okN == 0 {
+		t.Fatalf("%d requests failed during upgrade/rollback (%d ok)", failN, okN)
 	}
 	if b := httpGet(t, port); !strings.Contains(b, `"version": "1"`) {
 		t.Fatalf("after rollback: %s", b)

@@ -5,10 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -148,50 +145,17 @@ func TestRenderRejectsForeignComponent(t *testing.T) {
 // systemd-analyze security --offline=true over every rendered unit: no
 // warnings, every service scoring ≤ 2.0.
 func TestRenderedUnitsPassAnalyzers(t *testing.T) {
-	analyze := testenv.Command(t, "systemd-analyze")
-	dir := t.TempDir()
 	// verify checks that ExecStart= binaries exist; the sample uses
 	// /usr/bin/python3 and /bin/sh.
 	units, err := Render("prod", sampleComponents("prod", "root"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var paths []string
+	files := map[string][]byte{}
 	for _, u := range units {
-		p := filepath.Join(dir, u.Name)
-		if err := os.WriteFile(p, u.Content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, p)
+		files[u.Name] = u.Content
 	}
-	// A unit path of only our directory (plus systemd's own units, ":" at the
-	// end) so references between our units resolve.
-	env := append(os.Environ(), "SYSTEMD_UNIT_PATH="+dir+":", "SYSTEMD_LOG_COLOR=0")
-	cmd := exec.Command(analyze, append([]string{"verify", "--man=no"}, paths...)...)
-	cmd.Env = env
-	out, err := cmd.CombinedOutput()
-	if err != nil || len(bytes.TrimSpace(out)) != 0 {
-		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
-	}
-	score := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+) (\w+)`)
-	for _, u := range units {
-		if !strings.HasSuffix(u.Name, ".service") {
-			continue
-		}
-		cmd := exec.Command(analyze, "security", "--offline=true", "--no-pager", filepath.Join(dir, u.Name))
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		m := score.FindSubmatch(out)
-		if m == nil {
-			t.Errorf("%s: no score (%v):\n%s", u.Name, err, out)
-			continue
-		}
-		v, _ := strconv.ParseFloat(string(m[1]), 64)
-		t.Logf("%s: exposure %s %s", u.Name, m[1], m[2])
-		if v > 2.0 {
-			t.Errorf("%s scores %.1f > 2.0:\n%s", u.Name, v, out)
-		}
-	}
+	testenv.AnalyzeUnits(t, files, 2.0)
 }
 
 // TestInstallRefusesPathsUnderTmp: PrivateTmp=yes gives a service empty
