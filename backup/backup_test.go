@@ -122,6 +122,16 @@ func (i instanceDB) connect(t *testing.T) *pgx.Conn {
 	return conn
 }
 
+// execAs runs sql in the instance's database as its role, as the
+// application would create its schema.
+func (i instanceDB) execAs(t *testing.T, sql string) {
+	t.Helper()
+	conn := i.connect(t)
+	mustExec(t, conn, "SET ROLE "+i.role)
+	mustExec(t, conn, sql)
+	mustExec(t, conn, "RESET ROLE")
+}
+
 func mustExec(t *testing.T, conn *pgx.Conn, sql string) {
 	t.Helper()
 	if _, err := conn.Exec(context.Background(), sql); err != nil {
