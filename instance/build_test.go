@@ -17,26 +17,14 @@ import (
 func TestResolverBuildsAProjectWithBuildRequirements(t *testing.T) {
 	ctx := context.Background()
 	wh := testenv.GetWheelhouse(t)
-	py, err := venv.Inspect(ctx, testenv.SystemPython(t).Path, venv.InspectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	py := systemInterpreter(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "myapp")
-	files := map[string]string{
+	writeTree(t, src, map[string]string{
 		"pyproject.toml": "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n" +
 			"[project]\nname = \"myapp\"\nversion = \"1.2.0\"\ndependencies = [\"six\"]\n",
 		"myapp/__init__.py": "VALUE = 42\n",
-	}
-	for name, body := range files {
-		p := filepath.Join(src, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	reqFile := filepath.Join(dir, "requirements.txt")
 	if err := os.WriteFile(reqFile, []byte("--no-index\n--find-links "+wh.Dir+"\nmyapp @ file://"+src+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -74,24 +62,13 @@ func TestResolverBuildsAProjectWithBuildRequirements(t *testing.T) {
 func TestResolverNamesPathOnlyRequirements(t *testing.T) {
 	ctx := context.Background()
 	wh := testenv.GetWheelhouse(t)
-	py, err := venv.Inspect(ctx, testenv.SystemPython(t).Path, venv.InspectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	py := systemInterpreter(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "proj")
-	for name, body := range map[string]string{
+	writeTree(t, src, map[string]string{
 		"pyproject.toml":        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"Path-Only\"\nversion = \"0.3\"\n",
 		"path_only/__init__.py": "",
-	} {
-		p := filepath.Join(src, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	six, _ := filepath.Glob(filepath.Join(wh.Dir, "six-*.whl"))
 	if len(six) != 1 {
 		t.Fatalf("six wheel in %s: %v", wh.Dir, six)
@@ -139,6 +116,30 @@ func TestResolverNamesPathOnlyRequirements(t *testing.T) {
 		t.Fatal("a missing path resolved")
 	}
 	t.Logf("missing path: %v", err)
+}
+
+// systemInterpreter is the system Python, inspected.
+func systemInterpreter(t *testing.T) *venv.Interpreter {
+	t.Helper()
+	py, err := venv.Inspect(context.Background(), testenv.SystemPython(t).Path, venv.InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return py
+}
+
+// writeTree writes files (slash paths relative to dir, to contents).
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestRequirementFilesCarryPreferBinary: --prefer-binary in a requirements
