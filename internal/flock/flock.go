@@ -5,7 +5,8 @@
 //
 // Lock and File block until they have the lock: venv's wheel cache lock
 // (shared for installs, exclusive for Prune), its per-venv directory
-// lock, and venv/pep517's per-source-tree build lock.
+// lock, venv/pep517's per-source-tree build lock and
+// requirements/index/vcs's per-mirror lock.
 //
 // Wait takes an exclusive lock that a context can give up on: flock
 // itself cannot be interrupted by a context, so the lock is tried without

@@ -18,6 +18,7 @@ import (
 
 	"github.com/deploykit/deploykit/internal/atomicfile"
 	"github.com/deploykit/deploykit/internal/filehash"
+	"github.com/deploykit/deploykit/internal/keylock"
 	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/dist"
 	"github.com/deploykit/deploykit/requirements/index/vcs"
@@ -84,7 +85,7 @@ type Finder struct {
 	mu       sync.Mutex
 	dirLists map[string][]Link // find-links location -> its links
 	vcs      *vcs.Cache
-	dl       map[string]*sync.Mutex
+	dl       keylock.Map // per downloaded file's destination
 }
 
 // ErrHashMismatch is wrapped by *HashError.
@@ -121,7 +122,7 @@ func (e *SourceError) Unwrap() error { return e.Err }
 
 // New creates a Finder.
 func New(opts Options) (*Finder, error) {
-	f := &Finder{opts: opts, dirLists: map[string][]Link{}, dl: map[string]*sync.Mutex{}}
+	f := &Finder{opts: opts, dirLists: map[string][]Link{}}
 	f.log = opts.Logger
 	if f.log == nil {
 		f.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -405,15 +406,7 @@ func (f *Finder) Download(ctx context.Context, file File) (string, error) {
 	sum := sha256.Sum256([]byte(file.URL))
 	dir := filepath.Join(f.cache, "files-v1", hex.EncodeToString(sum[:8]))
 	dst := filepath.Join(dir, file.Filename)
-	f.mu.Lock()
-	m := f.dl[dst]
-	if m == nil {
-		m = &sync.Mutex{}
-		f.dl[dst] = m
-	}
-	f.mu.Unlock()
-	m.Lock()
-	defer m.Unlock()
+	defer f.dl.Lock(dst)()
 	if _, err := os.Stat(dst); err == nil {
 		if err := verifyFile(dst, file.Hashes, file.Filename, file.Source); err == nil {
 			return dst, nil

@@ -13,8 +13,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
+
+	"github.com/deploykit/deploykit/internal/flock"
+	"github.com/deploykit/deploykit/internal/keylock"
 )
 
 // Ref is a parsed VCS requirement URL.
@@ -116,38 +117,21 @@ type Cache struct {
 	// identities, HOME…).
 	Env []string
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	locks keylock.Map // per mirror, in this process
 }
 
 // lockMirror serializes work on one mirror: in this process with a
 // mutex, across processes with flock on a sibling lock file.
 func (c *Cache) lockMirror(p string) (func(), error) {
-	c.mu.Lock()
-	if c.locks == nil {
-		c.locks = map[string]*sync.Mutex{}
-	}
-	m := c.locks[p]
-	if m == nil {
-		m = &sync.Mutex{}
-		c.locks[p] = m
-	}
-	c.mu.Unlock()
-	m.Lock()
-	fh, err := os.OpenFile(p+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	unlock := c.locks.Lock(p)
+	unlockFile, err := flock.Lock(p+".lock", 0o644, true)
 	if err != nil {
-		m.Unlock()
-		return nil, err
-	}
-	if err := syscall.Flock(int(fh.Fd()), syscall.LOCK_EX); err != nil {
-		fh.Close()
-		m.Unlock()
+		unlock()
 		return nil, err
 	}
 	return func() {
-		syscall.Flock(int(fh.Fd()), syscall.LOCK_UN)
-		fh.Close()
-		m.Unlock()
+		unlockFile()
+		unlock()
 	}, nil
 }
 
