@@ -128,19 +128,7 @@ func TestDirectReferenceAgainstPip(t *testing.T) {
 			defer func() { <-sem }()
 			want, pipOK, pipOut := pipResolve(t, py.Path, sc, []string{u}, t.TempDir())
 			res, err := Resolve(context.Background(), p, reqs(t, sc.reqs...), Options{Environment: tg.Environment})
-			var ns *NoSolutionError
-			switch {
-			case err != nil && !errors.As(err, &ns):
-				t.Fatalf("resolve: %v", err)
-			case !pipOK && err == nil:
-				t.Fatalf("pip found no solution but we did: %s\npip said:\n%s", summaryEq(res), pipOut)
-			case pipOK && err != nil:
-				t.Fatalf("pip chose %v but we found no solution:\n%v", want, err)
-			case pipOK:
-				if got := summaryEq(res); got != strings.Join(want, " ") {
-					t.Errorf("differs from pip:\n ours %s\n pip  %s", got, strings.Join(want, " "))
-				}
-			}
+			agreeWithPip(t, res, err, want, pipOK, pipOut)
 		})
 	}
 }

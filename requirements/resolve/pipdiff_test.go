@@ -201,26 +201,36 @@ func differential(t *testing.T, py testenv.Python, scenarios []scenario) {
 			want, pipOK, pipOut := pipResolve(t, py.Path, sc, indexes, t.TempDir())
 			opts := Options{Environment: tg.Environment, Pre: sc.pre, PreferBinary: sc.preferBinary, Constraints: reqs(t, sc.constraints...)}
 			res, err := Resolve(context.Background(), p, reqs(t, sc.reqs...), opts)
-			var ns *NoSolutionError
-			switch {
-			case err != nil && !errors.As(err, &ns):
-				t.Fatalf("resolve: %v", err)
-			case !pipOK && err == nil:
-				t.Fatalf("pip found no solution but we did: %s\npip said:\n%s", summaryEq(res), pipOut)
-			case pipOK && err != nil:
-				t.Fatalf("pip chose %v but we found no solution:\n%v", want, err)
-			case !pipOK:
-				t.Logf("both fail; ours:\n%s", ns.Explanation())
-				if sc.name == "missing-project" && !strings.Contains(ns.Explanation(), "searched "+indexes[0]+", "+indexes[1]) {
-					t.Errorf("the explanation does not name the sources:\n%s", ns.Explanation())
-				}
-			default:
-				if got := summaryEq(res); got != strings.Join(want, " ") {
-					t.Errorf("differs from pip:\n ours %s\n pip  %s", got, strings.Join(want, " "))
-				}
+			ns := agreeWithPip(t, res, err, want, pipOK, pipOut)
+			if ns != nil && sc.name == "missing-project" && !strings.Contains(ns.Explanation(), "searched "+indexes[0]+", "+indexes[1]) {
+				t.Errorf("the explanation does not name the sources:\n%s", ns.Explanation())
 			}
 		})
 	}
+}
+
+// agreeWithPip checks our resolution (res, err) against pip's outcome for
+// the same scenario: both fail, or both succeed with the same versions.
+// When both fail it returns our explanation, for more checks.
+func agreeWithPip(t *testing.T, res *Resolution, err error, want []string, pipOK bool, pipOut string) *NoSolutionError {
+	t.Helper()
+	var ns *NoSolutionError
+	switch {
+	case err != nil && !errors.As(err, &ns):
+		t.Fatalf("resolve: %v", err)
+	case !pipOK && err == nil:
+		t.Fatalf("pip found no solution but we did: %s\npip said:\n%s", summaryEq(res), pipOut)
+	case pipOK && err != nil:
+		t.Fatalf("pip chose %v but we found no solution:\n%v", want, err)
+	case !pipOK:
+		t.Logf("both fail; ours:\n%s", ns.Explanation())
+		return ns
+	default:
+		if got := summaryEq(res); got != strings.Join(want, " ") {
+			t.Errorf("differs from pip:\n ours %s\n pip  %s", got, strings.Join(want, " "))
+		}
+	}
+	return nil
 }
 
 func summaryEq(r *Resolution) string {
