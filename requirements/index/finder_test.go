@@ -102,13 +102,10 @@ func TestFinderWheelhouseIndex(t *testing.T) {
 	}
 }
 
-func TestCacheControlMaxAgeSkipsRequests(t *testing.T) {
-	page := `<a href="/f/demo-1.0.tar.gz#sha256=00">demo-1.0.tar.gz</a>`
-	base, hits := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=600")
-		w.Header().Set("Content-Type", "text/html")
-		fmt.Fprint(w, page)
-	}))
+// listThrice lists project "demo" from the index at base three times, by
+// three Finders sharing one cache directory.
+func listThrice(t *testing.T, base string) {
+	t.Helper()
 	cache := t.TempDir()
 	for i := 0; i < 3; i++ {
 		f := newFinder(t, Options{IndexURL: base + "/simple/", CacheDir: cache})
@@ -116,6 +113,16 @@ func TestCacheControlMaxAgeSkipsRequests(t *testing.T) {
 			t.Fatalf("files %v, %v", files, err)
 		}
 	}
+}
+
+func TestCacheControlMaxAgeSkipsRequests(t *testing.T) {
+	page := `<a href="/f/demo-1.0.tar.gz#sha256=00">demo-1.0.tar.gz</a>`
+	base, hits := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, page)
+	}))
+	listThrice(t, base)
 	if hits.Load() != 1 {
 		t.Errorf("%d requests, want 1", hits.Load())
 	}
@@ -332,13 +339,7 @@ func TestETagRevalidation(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html")
 		fmt.Fprint(w, page)
 	}))
-	cache := t.TempDir()
-	for i := 0; i < 3; i++ {
-		f := newFinder(t, Options{IndexURL: base + "/simple/", CacheDir: cache})
-		if files, err := f.Files(context.Background(), "demo"); err != nil || len(files) != 1 {
-			t.Fatalf("files %v, %v", files, err)
-		}
-	}
+	listThrice(t, base)
 	if full.Load() != 1 || notModified.Load() != 2 {
 		t.Errorf("full %d, 304 %d; want 1 and 2", full.Load(), notModified.Load())
 	}

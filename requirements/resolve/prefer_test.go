@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/deploykit/deploykit/internal/testenv"
-	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/index"
 )
 
@@ -66,14 +65,7 @@ func TestPreferBinaryFromFile(t *testing.T) {
 	_, u := synthProvider(t, py.Path, synthDists)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "req.txt"), []byte("--prefer-binary\n-i "+u+"\ndk-sd\n"), 0o644)
-	rf, err := requirements.ParseFile(context.Background(), filepath.Join(dir, "req.txt"), requirements.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := InputFromFile(rf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := inputFromFile(t, filepath.Join(dir, "req.txt"))
 	if !in.PreferBinary {
 		t.Fatal("InputFromFile dropped --prefer-binary")
 	}

@@ -192,11 +192,10 @@ func TestLockVCSDirectReference(t *testing.T) {
 	}
 }
 
-func TestInputFromFile(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "c.txt"), []byte("six<2\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "req.txt"), []byte("--pre\n-i http://127.0.0.1:1/simple/\n-c c.txt\nDjango>=3\n-e file://"+dir+"#egg=dk-local\n"), 0o644)
-	rf, err := requirements.ParseFile(context.Background(), filepath.Join(dir, "req.txt"), requirements.FileOptions{})
+// inputFromFile parses the requirements file at path into an Input.
+func inputFromFile(t *testing.T, path string) *Input {
+	t.Helper()
+	rf, err := requirements.ParseFile(context.Background(), path, requirements.FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,6 +203,14 @@ func TestInputFromFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return in
+}
+
+func TestInputFromFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "c.txt"), []byte("six<2\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "req.txt"), []byte("--pre\n-i http://127.0.0.1:1/simple/\n-c c.txt\nDjango>=3\n-e file://"+dir+"#egg=dk-local\n"), 0o644)
+	in := inputFromFile(t, filepath.Join(dir, "req.txt"))
 	if len(in.Hashes) != 0 {
 		t.Errorf("hashes: %v", in.Hashes)
 	}
