@@ -33,15 +33,7 @@ func TestResolverBuildsAProjectWithBuildRequirements(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := NewResolver(ctx, py, reqs.Sources, filepath.Join(dir, "cache"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rs.Close()
-	locked, err := rs.Resolve(ctx, reqs, LockOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, locked := resolveWith(t, py, reqs, filepath.Join(dir, "cache"))
 	got := map[string]string{}
 	for _, d := range locked.Dists {
 		got[d.Name] = d.Version
@@ -87,15 +79,7 @@ func TestResolverNamesPathOnlyRequirements(t *testing.T) {
 	if len(reqs.Unnamed) != 1 || reqs.Unnamed[0].Path != src || reqs.Unnamed[0].Line != 3 {
 		t.Fatalf("unnamed requirements: %+v", reqs.Unnamed)
 	}
-	rs, err := NewResolver(ctx, py, reqs.Sources, filepath.Join(dir, "cache"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rs.Close()
-	locked, err := rs.Resolve(ctx, reqs, LockOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs, locked := resolveWith(t, py, reqs, filepath.Join(dir, "cache"))
 	got := map[string]string{}
 	for _, d := range locked.Dists {
 		got[d.Name] = d.Version
@@ -116,6 +100,23 @@ func TestResolverNamesPathOnlyRequirements(t *testing.T) {
 		t.Fatal("a missing path resolved")
 	}
 	t.Logf("missing path: %v", err)
+}
+
+// resolveWith resolves reqs for py with a Resolver caching in cacheDir,
+// which it returns too (closed when the test ends).
+func resolveWith(t *testing.T, py *venv.Interpreter, reqs *Requirements, cacheDir string) (*Resolver, *Locked) {
+	t.Helper()
+	ctx := context.Background()
+	rs, err := NewResolver(ctx, py, reqs.Sources, cacheDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rs.Close() })
+	locked, err := rs.Resolve(ctx, reqs, LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs, locked
 }
 
 // systemInterpreter is the system Python, inspected.
