@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/deploykit/deploykit/internal/flock"
 )
 
 // ErrLocked is returned when another operation holds the instance's lock.
@@ -53,9 +55,9 @@ func lockInstance(path, name, op string) (*instanceLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: lock: %w", name, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if ok, err := flock.Try(f, true); err != nil || !ok {
 		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+		if err == nil {
 			le := &LockedError{Instance: name}
 			if b, rerr := os.ReadFile(path); rerr == nil {
 				fields := strings.Fields(string(b))

@@ -8,6 +8,10 @@
 // lock, venv/pep517's per-source-tree build lock and
 // requirements/index/vcs's per-mirror lock.
 //
+// Try takes a lock only if it is free: instance's per-instance lock (a
+// second operation fails at once), the supervisor's instance lock and
+// its probe of whether a supervisor runs.
+//
 // Wait takes an exclusive lock that a context can give up on: flock
 // itself cannot be interrupted by a context, so the lock is tried without
 // blocking and retried every poll interval until it is free or ctx ends;
@@ -60,17 +64,38 @@ func File(f *os.File, exclusive bool) error {
 // all. The lock is released by closing f or by LOCK_UN.
 func Wait(ctx context.Context, f *os.File, poll time.Duration) error {
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+		ok, err := Try(f, true)
+		if err != nil {
 			return err
+		}
+		if ok {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(poll):
+		}
+	}
+}
+
+// Try takes a shared or an exclusive lock on f if no other holder keeps
+// it from doing so, without waiting: ok is false when one does. The lock
+// is released by closing f or by LOCK_UN.
+func Try(f *os.File, exclusive bool) (ok bool, err error) {
+	how := syscall.LOCK_SH | syscall.LOCK_NB
+	if exclusive {
+		how = syscall.LOCK_EX | syscall.LOCK_NB
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, syscall.EWOULDBLOCK):
+			return false, nil
+		case !errors.Is(err, syscall.EINTR):
+			return false, err
 		}
 	}
 }

@@ -150,3 +150,39 @@ func TestFileLocksADirectory(t *testing.T) {
 		t.Fatalf("File(shared) after the exclusive holder closed: %v", err)
 	}
 }
+
+func TestTryNeverWaits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	open := func() *os.File {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	a, b, c := open(), open(), open()
+	if ok, err := Try(a, false); !ok || err != nil {
+		t.Fatalf("shared lock on a free file: %v %v", ok, err)
+	}
+	if ok, err := Try(b, false); !ok || err != nil {
+		t.Fatalf("second shared lock: %v %v", ok, err)
+	}
+	if ok, err := Try(c, true); ok || err != nil {
+		t.Fatalf("exclusive lock beside two shared ones: %v %v", ok, err)
+	}
+	a.Close()
+	b.Close()
+	if ok, err := Try(c, true); !ok || err != nil {
+		t.Fatalf("exclusive lock once the others closed: %v %v", ok, err)
+	}
+	d := open()
+	if ok, err := Try(d, false); ok || err != nil {
+		t.Fatalf("shared lock beside an exclusive one: %v %v", ok, err)
+	}
+	closed := open()
+	closed.Close()
+	if _, err := Try(closed, true); err == nil {
+		t.Fatal("a closed file locked")
+	}
+}

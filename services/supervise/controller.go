@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/deploykit/deploykit/internal/atomicfile"
+	"github.com/deploykit/deploykit/internal/flock"
 	"github.com/deploykit/deploykit/services"
 )
 
@@ -128,11 +129,8 @@ func running(dir string) bool {
 		return false
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
-		return true
-	}
-	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	return false
+	ok, err := flock.Try(f, false)
+	return err != nil || !ok // closing f drops the probe's own lock
 }
 
 func (c *Controller) call(ctx context.Context, instance string, req Request) (*Response, error) {

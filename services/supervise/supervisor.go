@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deploykit/deploykit/internal/flock"
 	"github.com/deploykit/deploykit/services"
 )
 
@@ -238,9 +239,9 @@ func (s *Supervisor) acquire() error {
 	if err != nil {
 		return err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if ok, err := flock.Try(f, true); err != nil || !ok {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if err == nil {
 			pid := 0
 			if st, err := readState(s.statePath()); err == nil {
 				pid = st.PID
