@@ -116,8 +116,9 @@ func (m *Manager) clusterRefs(st *State) []services.Ref {
 // superviseCluster runs the embedded cluster's postmaster under the
 // service controller, restarted if it dies and, under systemd, started at
 // boot before the instances (their units want it and start after it). It
-// initialises the cluster first. A server already running is left as it
-// is, with one exception: under systemd, a server without its unit was
+// initialises the cluster first and, once the server accepts
+// connections, hardens it as pgcluster's Start does (Cluster.Ready). A
+// server already running is left running, with one exception: under systemd, a server without its unit was
 // started by pg_ctl (as deploykit did before the cluster had a unit), and
 // nothing would start it at boot; it is stopped and started again as the
 // unit, a restart of a second or two, once.
@@ -131,10 +132,12 @@ func (m *Manager) superviseCluster(ctx context.Context, c *pgcluster.Cluster) er
 	}
 	if st, err := c.Status(ctx); err == nil && st.Running {
 		if m.ServicesMode() != "systemd" || m.clusterSupervised() {
-			return nil
+			return c.Ready(ctx)
 		}
-		if _, err := ctrl.Status(ctx, clusterInstance); !errors.Is(err, services.ErrNotFound) {
-			return err // nil: the unit runs it
+		if _, err := ctrl.Status(ctx, clusterInstance); err == nil {
+			return c.Ready(ctx) // the unit runs it
+		} else if !errors.Is(err, services.ErrNotFound) {
+			return err
 		}
 		m.emit(Event{Kind: EventInfo, Instance: "postgres", Message: "moving the embedded PostgreSQL cluster, started outside systemd, under " +
 			systemd.ServiceName(clusterInstance, clusterComponent) + ": restarting it"})
@@ -157,23 +160,7 @@ func (m *Manager) superviseCluster(ctx context.Context, c *pgcluster.Cluster) er
 	if err := ctrl.Start(ctx, clusterInstance); err != nil {
 		return err
 	}
-	// The port accepts before the server does ("the database system is
-	// starting up"): wait for a real connection.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		conn, err := c.Connect(ctx)
-		if err == nil {
-			return conn.Close(ctx)
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return c.Ready(ctx)
 }
 
 // clusterSupervised reports whether the built-in supervisor has the

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/sys/unix"
 
 	"github.com/deploykit/deploykit/internal/pgcluster"
@@ -180,6 +181,37 @@ listen = true
 	return filepath.Join(app, "app.toml")
 }
 
+// closedToPublic checks that a plain role cannot connect to the embedded
+// cluster's own databases (postgres, template1), as the cluster under
+// the built-in supervisor or systemd is hardened like one pg_ctl starts.
+func closedToPublic(t *testing.T, dir string) {
+	t.Helper()
+	ctx := context.Background()
+	pg, err := pgcluster.New(pgcluster.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pg.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	role := fmt.Sprintf("plain%d", os.Getpid()%100000)
+	if _, err := admin.Exec(ctx, "CREATE ROLE "+role+" LOGIN PASSWORD 'plain-pw-1'"); err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Exec(ctx, "DROP ROLE "+role)
+	for _, db := range []string{"postgres", "template1"} {
+		u := fmt.Sprintf("postgres://%s:plain-pw-1@127.0.0.1:%d/%s?sslmode=disable", role, pg.Port(), db)
+		if conn, err := pgx.Connect(ctx, u); err == nil {
+			conn.Close(ctx)
+			t.Errorf("a plain role connected to the embedded cluster's %s database", db)
+		} else if !strings.Contains(err.Error(), "42501") {
+			t.Errorf("a plain role on %s: %v, want 42501", db, err)
+		}
+	}
+}
+
 func TestCLIProductionAndStagingEndToEnd(t *testing.T) {
 	testenv.NeedRoot(t)
 	testenv.SystemPython(t)
@@ -208,6 +240,7 @@ func TestCLIProductionAndStagingEndToEnd(t *testing.T) {
 	start = time.Now()
 	c.ok("create", stage, "--spec", spec)
 	t.Logf("create (second instance of the spec): %s", time.Since(start))
+	closedToPublic(t, filepath.Join(c.root, "postgres"))
 
 	var list []struct{ Name string }
 	if err := json.Unmarshal([]byte(c.ok("list", "--json")), &list); err != nil || len(list) != 2 {

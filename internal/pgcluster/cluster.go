@@ -717,10 +717,37 @@ func (c *Cluster) harden(ctx context.Context) error {
 		return fmt.Errorf("pgcluster: connecting after start: %w", err)
 	}
 	defer conn.Close(ctx)
+	return revokePublic(ctx, conn)
+}
+
+func revokePublic(ctx context.Context, conn *pgx.Conn) error {
 	if _, err := conn.Exec(ctx, "REVOKE CONNECT, TEMPORARY ON DATABASE postgres, template1 FROM PUBLIC"); err != nil {
 		return fmt.Errorf("pgcluster: %w", err)
 	}
 	return nil
+}
+
+// Ready is Start's end for a server someone else runs (a service
+// controller running postgres -D DataDir): it waits, up to a minute, until
+// the server accepts connections (its port accepts before it does: "the
+// database system is starting up"), then hardens it as Start does.
+func (c *Cluster) Ready(ctx context.Context) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		conn, err := c.Connect(ctx)
+		if err == nil {
+			defer conn.Close(ctx)
+			return revokePublic(ctx, conn)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (c *Cluster) pgctlStart(ctx context.Context) error {
