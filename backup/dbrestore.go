@@ -418,47 +418,42 @@ func (l *dbLoader) finish(ctx context.Context, want []int64) error {
 func (l *dbLoader) grant(ctx context.Context, conn *pgx.Conn) error {
 	exists := map[string]bool{}
 	for _, g := range l.catalog.Grants {
-		if g.Role == "" || g.Role == l.catalog.Owner || g.Role == l.db.Owner {
-			continue
-		}
-		ok, seen := exists[g.Role]
-		if !seen {
-			if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", g.Role).Scan(&ok); err != nil {
-				return l.fail(err)
+		valid := validPrivilege[g.Privilege] && (g.Kind == "TABLE" || g.Kind == "SCHEMA")
+		to := "PUBLIC" // needs no role lookup; an unknown privilege is skipped
+		if g.Role != "" {
+			if g.Role == l.catalog.Owner || g.Role == l.db.Owner {
+				continue
 			}
-			exists[g.Role] = ok
+			ok, seen := exists[g.Role]
+			if !seen {
+				if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", g.Role).Scan(&ok); err != nil {
+					return l.fail(err)
+				}
+				exists[g.Role] = ok
+				if !ok {
+					l.log.Warn("backup: a role the archive grants privileges to does not exist here; skipped", "role", g.Role)
+				}
+			}
 			if !ok {
-				l.log.Warn("backup: a role the archive grants privileges to does not exist here; skipped", "role", g.Role)
+				continue
 			}
-		}
-		if !ok {
+			if !valid {
+				return l.fail(fmt.Errorf("%w: grant %q on %s", ErrLayout, g.Privilege, g.Kind))
+			}
+			to = ident(g.Role)
+		} else if !valid {
 			continue
-		}
-		if !validPrivilege[g.Privilege] || (g.Kind != "TABLE" && g.Kind != "SCHEMA") {
-			return l.fail(fmt.Errorf("%w: grant %q on %s", ErrLayout, g.Privilege, g.Kind))
 		}
 		obj := "SCHEMA " + ident(g.Schema)
 		if g.Kind == "TABLE" {
 			obj = "TABLE " + ident(g.Schema, g.Name)
 		}
-		sql := "GRANT " + g.Privilege + " ON " + obj + " TO " + ident(g.Role)
-		if g.Grantable {
+		sql := "GRANT " + g.Privilege + " ON " + obj + " TO " + to
+		if g.Grantable && g.Role != "" {
 			sql += " WITH GRANT OPTION"
 		}
 		if _, err := conn.Exec(ctx, sql); err != nil {
 			return l.fail(fmt.Errorf("%s: %w", sql, err))
-		}
-	}
-	for _, g := range l.catalog.Grants { // PUBLIC grants need no role lookup
-		if g.Role != "" || !validPrivilege[g.Privilege] || (g.Kind != "TABLE" && g.Kind != "SCHEMA") {
-			continue
-		}
-		obj := "SCHEMA " + ident(g.Schema)
-		if g.Kind == "TABLE" {
-			obj = "TABLE " + ident(g.Schema, g.Name)
-		}
-		if _, err := conn.Exec(ctx, "GRANT "+g.Privilege+" ON "+obj+" TO PUBLIC"); err != nil {
-			return l.fail(err)
 		}
 	}
 	return nil
