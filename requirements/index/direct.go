@@ -11,6 +11,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/deploykit/deploykit/internal/filehash"
 	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/dist"
 	"github.com/deploykit/deploykit/requirements/index/vcs"
@@ -139,7 +140,7 @@ func (f *Finder) direct(ctx context.Context, req requirements.Requirement) (*Dir
 	if err != nil {
 		return nil, err
 	}
-	sum, err := fileSHA256(p)
+	sum, err := filehash.SHA256(p)
 	if err != nil {
 		return nil, err
 	}

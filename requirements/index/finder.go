@@ -443,11 +443,8 @@ func (f *Finder) SHA256(ctx context.Context, file File) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fileSHA256(p)
+	return filehash.SHA256(p)
 }
-
-// fileSHA256 is the hex SHA-256 of a file's content.
-var fileSHA256 = filehash.SHA256
 
 func newHash(alg string) hash.Hash {
 	switch alg {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/deploykit/deploykit/internal/filehash"
 	"github.com/deploykit/deploykit/internal/testenv"
 )
 
@@ -78,7 +79,7 @@ func TestFinderWheelhouseIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum, _ := fileSHA256(p); sum != djangoSHA {
+	if sum, _ := filehash.SHA256(p); sum != djangoSHA {
 		t.Errorf("downloaded sha256 %s", sum)
 	}
 	// An unknown project: 404, no versions, no error.

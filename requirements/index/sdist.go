@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/deploykit/deploykit/internal/filehash"
 	"github.com/deploykit/deploykit/requirements/dist"
 )
 
@@ -214,7 +215,7 @@ func (f *Finder) BuildSdist(ctx context.Context, file File, sdistPath string) (s
 	if f.opts.Builder == nil {
 		return "", fmt.Errorf("%s from %s: %w", file.Filename, file.Source, ErrNoBuilder)
 	}
-	sum, err := fileSHA256(sdistPath)
+	sum, err := filehash.SHA256(sdistPath)
 	if err != nil {
 		return "", err
 	}
