@@ -12,16 +12,21 @@ import (
 	"time"
 )
 
+// openFile opens path (another open file description each time, as
+// another process would have), closed when the test ends.
+func openFile(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
 func TestWaitTakesAFreeLockAndWaitsForAHeldOne(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lock")
-	open := func() *os.File {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
-		return f
-	}
+	open := func() *os.File { return openFile(t, path) }
 	a, b := open(), open()
 	ctx := context.Background()
 	if err := Wait(ctx, a, 10*time.Millisecond); err != nil {
@@ -153,14 +158,7 @@ func TestFileLocksADirectory(t *testing.T) {
 
 func TestTryNeverWaits(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lock")
-	open := func() *os.File {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
-		return f
-	}
+	open := func() *os.File { return openFile(t, path) }
 	a, b, c := open(), open(), open()
 	if ok, err := Try(a, false); !ok || err != nil {
 		t.Fatalf("shared lock on a free file: %v %v", ok, err)
