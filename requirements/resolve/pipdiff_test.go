@@ -183,8 +183,8 @@ func differential(t *testing.T, py testenv.Python, scenarios []scenario) {
 	tg := target(t, py.Path)
 	synth := t.TempDir()
 	buildIndex(t, synth, synthDists)
-	whURL, _ := serveDir(t, wh.IndexDir)
-	synthURL, _ := serveDir(t, synth)
+	whURL := serveDir(t, wh.IndexDir)
+	synthURL := serveDir(t, synth)
 	indexes := []string{whURL + "/simple/", synthURL + "/simple/"}
 	f, err := index.New(index.Options{IndexURL: indexes[0], ExtraIndexURLs: indexes[1:], CacheDir: t.TempDir()})
 	if err != nil {

@@ -17,7 +17,7 @@ func synthProvider(t *testing.T, python string, dists []synthDist) (*IndexProvid
 	tg := target(t, python)
 	dir := t.TempDir()
 	buildIndex(t, dir, dists)
-	u, _ := serveDir(t, dir)
+	u := serveDir(t, dir)
 	f, err := index.New(index.Options{IndexURL: u + "/simple/", CacheDir: t.TempDir(), Netrc: "-"})
 	if err != nil {
 		t.Fatal(err)

@@ -12,9 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
+	"github.com/deploykit/deploykit/internal/indextest"
 	"github.com/deploykit/deploykit/internal/testenv"
 	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/dist"
@@ -23,23 +23,9 @@ import (
 	"github.com/deploykit/deploykit/requirements/pep440"
 )
 
-// serveDir serves a directory over HTTP on 127.0.0.1 and returns its URL
-// and a request counter.
-func serveDir(t testing.TB, dir string) (string, *atomic.Int64) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n atomic.Int64
-	fs := http.FileServer(http.Dir(dir))
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		fs.ServeHTTP(w, r)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String(), &n
+// serveDir serves a simple index tree on 127.0.0.1 and returns its URL.
+func serveDir(t testing.TB, dir string) string {
+	return indextest.New(t, dir, indextest.Options{}).URL
 }
 
 var targets = map[string]Target{}
@@ -78,7 +64,7 @@ func TestResolveWheelhouseAndLock(t *testing.T) {
 	wh := testenv.GetWheelhouse(t)
 	py := testenv.PythonMinor(t, "3.11")
 	tg := target(t, py.Path)
-	base, _ := serveDir(t, wh.IndexDir)
+	base := serveDir(t, wh.IndexDir)
 	f, err := index.New(index.Options{IndexURL: base + "/simple/", CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +151,7 @@ func TestLockVCSDirectReference(t *testing.T) {
 	run("checkout", "-q", "-b", "release")
 	commit := run("rev-parse", "HEAD")
 
-	base, _ := serveDir(t, wh.IndexDir)
+	base := serveDir(t, wh.IndexDir)
 	f, err := index.New(index.Options{IndexURL: base + "/simple/", CacheDir: t.TempDir(), Netrc: "-"})
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +252,7 @@ func TestHashCheckingRestrictsFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(old)
-	base, _ := serveDir(t, synth)
+	base := serveDir(t, synth)
 	f, err := index.New(index.Options{IndexURL: base + "/simple/", CacheDir: t.TempDir(), Netrc: "-"})
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +276,7 @@ func TestHashCheckingRestrictsFiles(t *testing.T) {
 func TestLockRequestKeepsPreviousVersions(t *testing.T) {
 	synth := t.TempDir()
 	buildIndex(t, synth, []synthDist{{name: "dk-l", version: "1.0", deps: []string{"dk-m"}}, {name: "dk-m", version: "1.0"}})
-	base, _ := serveDir(t, synth)
+	base := serveDir(t, synth)
 	py := testenv.PythonMinor(t, "3.11")
 	tg := target(t, py.Path)
 	req := Request{Target: tg, Roots: reqs(t, "dk-l"), Sources: index.Options{IndexURL: base + "/simple/", CacheDir: t.TempDir(), Netrc: "-"}}

@@ -34,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$work/benchcmd" ./requirements/resolve/internal/benchcmd
-"$work/benchcmd" serve "$wh/index" >"$work/url" &
+"$work/benchcmd" serve -delay "${DELAY:-0}" "$wh/index" >"$work/url" &
 server=$!
 for _ in $(seq 50); do [[ -s $work/url ]] && break; sleep 0.1; done
 url=$(cat "$work/url")/simple/

@@ -3,7 +3,7 @@
 // index cold (empty cache) or warm (cache filled by a previous run),
 // printing the median time.
 //
-//	benchcmd serve DIR                 print the URL, serve until killed
+//	benchcmd serve [-delay 20ms] DIR   print the URL, serve until killed
 //	benchcmd resolve -index URL -python PY -n N [-warm] REQ...
 package main
 
@@ -11,12 +11,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
+	"os/signal"
 	"sort"
+	"syscall"
 	"time"
 
+	"github.com/deploykit/deploykit/internal/indextest"
 	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/index"
 	"github.com/deploykit/deploykit/requirements/resolve"
@@ -42,17 +43,27 @@ func main() {
 	}
 }
 
+// serve runs internal/indextest's server: keep-alive, a delay per
+// response, requests counted (GET URL/-/counts, POST URL/-/reset).
 func serve(args []string) error {
-	if len(args) != 1 {
-		return fmt.Errorf("serve DIR")
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	delay := fs.Duration("delay", indextest.DefaultDelay, "wait before each response")
+	noHashes := fs.Bool("no-hashes", false, "serve pages without #sha256= fragments")
+	noMetadata := fs.Bool("no-metadata", false, "serve no PEP 658 metadata")
+	fs.Parse(args)
+	if fs.NArg() != 1 {
+		return fmt.Errorf("serve [-delay D] [-no-hashes] [-no-metadata] DIR")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := indextest.Start(fs.Arg(0), indextest.Options{Delay: *delay, NoHashes: *noHashes, NoMetadata: *noMetadata})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("http://%s\n", ln.Addr())
+	fmt.Println(srv.URL)
 	os.Stdout.Sync()
-	return http.Serve(ln, http.FileServer(http.Dir(args[0])))
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	<-sig
+	return srv.Close()
 }
 
 func bench(args []string) error {
