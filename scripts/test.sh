@@ -41,6 +41,7 @@ need systemd-analyze systemd
 need useradd passwd
 need curl curl
 need /usr/bin/time time          # scripts/bench/* measure peak memory with it
+need /usr/lib/rabbitmq/bin/rabbitmq-server rabbitmq-server   # internal/rabbittest's throwaway node
 
 if ((${#missing[@]})); then
 	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
@@ -48,6 +49,12 @@ if ((${#missing[@]})); then
 		export DEBIAN_FRONTEND=noninteractive
 		apt-get update -qq
 		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+		# Tests run private RabbitMQ nodes with epmds of their own; the
+		# package's service (started on install where PID 1 is systemd)
+		# and the host-wide epmd must not run.
+		if [[ " ${missing[*]} " == *" rabbitmq-server "* ]] && [[ $(cat /proc/1/comm 2>/dev/null) == systemd ]]; then
+			systemctl disable --now rabbitmq-server.service epmd.socket epmd.service >/dev/null 2>&1 || true
+		fi
 	else
 		log "missing (not root, not installing): ${missing[*]}; tests that need them skip outside CI"
 	fi
