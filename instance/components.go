@@ -155,7 +155,7 @@ func (m *Manager) components(st *State, spec *Spec, id string) ([]services.Compo
 			c.Restart.When = services.RestartNever
 		}
 		if svc.Listen {
-			c.Listen = []services.Listen{{Network: "tcp", Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(v.Port))}}
+			c.Listen = []services.Listen{{Network: "tcp", Address: net.JoinHostPort(boundAddress(st), strconv.Itoa(v.Port))}}
 			c.Ready = services.Readiness{Kind: services.ReadyHTTP, Path: svc.Health, Timeout: m.opts.HealthTimeout}
 			switch svc.Ready {
 			case "tcp":
@@ -205,7 +205,7 @@ func (m *Manager) healthCheck(ctx context.Context, st *State, spec *Spec) error 
 	client := &http.Client{Timeout: 5 * time.Second}
 	for _, name := range spec.ListeningServices() {
 		svc := spec.Services[name]
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(st.Ports[name]))
+		addr := dialAddress(boundAddress(st), st.Ports[name])
 		var last error
 		for {
 			if svc.Ready == "none" || svc.Ready == "tcp" || svc.Ready == "notify" {

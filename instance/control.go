@@ -51,6 +51,7 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 		return nil, err
 	}
 	out.State = st
+	st.ListenAddress = boundAddress(st)
 	ctrl, err := m.controller()
 	if err != nil {
 		return nil, err
@@ -102,6 +103,15 @@ func (m *Manager) control(ctx context.Context, name, op string, components []str
 	for _, c := range components {
 		if _, ok := spec.Services[c]; !ok {
 			return fmt.Errorf("instance %s: component %q: %w", name, c, ErrNotFound)
+		}
+	}
+	if op != "stop" {
+		// An instance bound on another address than the root's moves now
+		// (all of it: its sockets are replaced).
+		if rebound, err := m.rebindIfMoved(ctx, st, spec); err != nil {
+			return fmt.Errorf("instance %s: %s on %s: %w", name, op, m.listenAddress(), err)
+		} else if rebound {
+			return m.healthCheck(ctx, st, spec)
 		}
 	}
 	ctrl, err := m.controller()

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -43,6 +44,11 @@ type Options struct {
 	Sources Sources
 	// HealthTimeout bounds the health check after a (re)start (0 = 30s).
 	HealthTimeout time.Duration
+	// ListenAddress is the IP address listening services are bound on,
+	// health-checked at and reported on; "" keeps the one the root
+	// records (ROOT/settings.toml), else 127.0.0.1. A different value is
+	// recorded for the whole root: see listen.go.
+	ListenAddress string
 
 	// SupervisorExecutable is the program the built-in supervisor
 	// re-executes as its daemon (`PROGRAM __supervise DIR`, see
@@ -101,6 +107,9 @@ type Manager struct {
 	opts   Options
 	log    *slog.Logger
 	dbState
+
+	settingsMu sync.Mutex
+	settings   Settings // as recorded in ROOT/settings.toml
 }
 
 // Open returns a Manager for opts.Root. It creates nothing: the root's
@@ -129,11 +138,21 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 	if opts.HealthTimeout <= 0 {
 		opts.HealthTimeout = 30 * time.Second
 	}
+	if opts.ListenAddress != "" {
+		if err := ValidateListenAddress(opts.ListenAddress); err != nil {
+			return nil, err
+		}
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Manager{layout: Layout{Root: root}, opts: opts, log: log}, nil
+	layout := Layout{Root: root}
+	settings, err := layout.ReadSettings()
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{layout: layout, opts: opts, log: log, settings: settings}, nil
 }
 
 // Layout returns the manager's directory layout.
@@ -210,6 +229,11 @@ func (m *Manager) begin(ctx context.Context, name, op string) (unlock func(), re
 	}
 	if err := os.MkdirAll(m.layout.InstancesDir(), 0o755); err != nil {
 		return nil, nil, err
+	}
+	if op != "status" {
+		if err := m.recordSettings(); err != nil {
+			return nil, nil, err
+		}
 	}
 	lk, err := lockInstance(m.layout.LockFile(name), name, op)
 	if err != nil {

@@ -207,7 +207,7 @@ func (m *Manager) allocatePorts(name string, spec *Spec, have map[string]int) (m
 				return nil, err
 			}
 			taken[p] = true
-			if portFree(p) {
+			if portFree(m.listenAddress(), p) {
 				out[svc] = p
 				break
 			}
@@ -223,6 +223,8 @@ func (m *Manager) newState(name string, spec *Spec, params map[string]string) *S
 		Created:  time.Now().UTC().Truncate(time.Second),
 		SpecFile: filepath.Join(spec.Dir, filepath.Base(spec.File)),
 		Ports:    decodePorts(params["ports"]),
+		// Where its services will be bound: installAndRestart sets it.
+		ListenAddress: m.listenAddress(),
 	}
 	if spec.File == "" {
 		st.SpecFile = ""
@@ -702,9 +704,10 @@ outer:
 	return errors.Join(errs...)
 }
 
-// portFree reports whether nothing on the host listens on 127.0.0.1:port.
-func portFree(port int) bool {
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+// portFree reports whether nothing on the host listens on addr:port (the
+// root's listen address: a port taken only on another address is free).
+func portFree(addr string, port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
 	if err != nil {
 		return false
 	}

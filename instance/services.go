@@ -42,6 +42,11 @@ func (m *Manager) controller() (services.Controller, error) {
 // them. A restart of a listening component hands its socket over, so
 // requests queue instead of failing.
 func (m *Manager) installAndRestart(ctx context.Context, st *State, spec *Spec, id string) error {
+	// Sockets on another address than the root's cannot be handed over:
+	// a move stops the instance, installs it on the new address and
+	// starts it (see listen.go).
+	moved := m.moved(st)
+	st.ListenAddress = m.listenAddress()
 	comps, err := m.components(st, spec, id)
 	if err != nil {
 		return err
@@ -50,8 +55,20 @@ func (m *Manager) installAndRestart(ctx context.Context, st *State, spec *Spec, 
 	if err != nil {
 		return err
 	}
+	if moved {
+		m.emit(Event{Instance: st.Name, Kind: EventInfo, Message: "moving the instance's listening services to " + st.ListenAddress})
+		if err := ctrl.Stop(ctx, st.Name); err != nil && !errors.Is(err, services.ErrNotFound) {
+			return err
+		}
+	}
 	if err := ctrl.Install(ctx, st.Name, comps); err != nil {
 		return err
+	}
+	if err := m.recordListenAddress(st); err != nil {
+		return err
+	}
+	if moved {
+		return ctrl.Start(ctx, st.Name)
 	}
 	return ctrl.Restart(ctx, st.Name)
 }

@@ -37,6 +37,9 @@ type State struct {
 
 	// Ports holds the port of each listening service, allocated once.
 	Ports map[string]int `toml:"ports" json:"ports"`
+	// ListenAddress is the address the listening services are bound on,
+	// set when they are installed ("" in records from before it: 127.0.0.1).
+	ListenAddress string `toml:"listen_address,omitempty" json:"listen_address,omitempty"`
 
 	// Current is the release `current` points at ("" before the first).
 	Current  string    `toml:"current" json:"current"`

@@ -83,3 +83,24 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("list --json on an empty root: %d %q", code, out.String())
 	}
 }
+
+// TestListenAddressFlag: --listen-address and $DEPLOYKIT_LISTEN_ADDRESS
+// bind the rendered sockets on that address; a value that is no IP
+// address is a usage error naming it.
+func TestListenAddressFlag(t *testing.T) {
+	dir := t.TempDir()
+	spec := writeApp(t, dir, dir, "1")
+	var out bytes.Buffer
+	if code := run([]string{"units", "la", "--spec", spec, "--root", t.TempDir(), "--listen-address", "127.0.7.7"}, &out, &out); code != 0 || !strings.Contains(out.String(), "ListenStream=127.0.7.7:") {
+		t.Fatalf("units with --listen-address: exit %d\n%s", code, out.String())
+	}
+	t.Setenv(instance.EnvListenAddress, "127.0.7.8")
+	out.Reset()
+	if code := run([]string{"units", "la", "--spec", spec, "--root", t.TempDir()}, &out, &out); code != 0 || !strings.Contains(out.String(), "ListenStream=127.0.7.8:") {
+		t.Fatalf("units with $%s: exit %d\n%s", instance.EnvListenAddress, code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"list", "--root", t.TempDir(), "--listen-address", "localhost:80"}, &out, &out); code != exitUsage || !strings.Contains(out.String(), "localhost:80") {
+		t.Fatalf("a bad listen address: exit %d\n%s", code, out.String())
+	}
+}

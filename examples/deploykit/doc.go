@@ -21,7 +21,16 @@
 //	deploykit remove NAME --yes
 //	deploykit doctor
 //	deploykit shutdown                          stop the root's embedded PostgreSQL cluster
-//	global: --root DIR, --services auto|systemd|supervise, --database-url URL, --json, -v
+//	global: --root DIR, --services auto|systemd|supervise, --database-url URL,
+//	        --listen-address ADDR, --json, -v
+//
+// --listen-address (or $DEPLOYKIT_LISTEN_ADDRESS) is the IP address the
+// instances' listening services are bound on, health-checked at and
+// reported on (default 127.0.0.1). It is recorded in ROOT/settings.toml,
+// so later commands keep it. A value that differs from the recorded one
+// changes it for the whole root: each instance moves to the new address
+// (its sockets are stopped and bound again) the next time it is created,
+// upgraded, rolled back, applied, started or restarted.
 //
 // Exit codes:
 //

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -90,10 +92,19 @@ func (a *app) printState(m *instance.Manager, verb string, st *instance.State) e
 		if listening != nil && !listening[svc] {
 			continue
 		}
-		fmt.Fprintf(a.stdout, ", %s on 127.0.0.1:%d", svc, st.Ports[svc])
+		fmt.Fprintf(a.stdout, ", %s on %s", svc, hostPort(st, svc))
 	}
 	fmt.Fprintln(a.stdout)
 	return nil
+}
+
+// hostPort is where a service of st listens.
+func hostPort(st *instance.State, svc string) string {
+	addr := st.ListenAddress
+	if addr == "" {
+		addr = instance.DefaultListenAddress
+	}
+	return net.JoinHostPort(addr, strconv.Itoa(st.Ports[svc]))
 }
 
 func sortedPorts(p map[string]int) []string {
@@ -205,7 +216,7 @@ operation on it was interrupted (a crash, a kill), status first finishes it
 					fmt.Fprintf(w, "database  %s (role %s)\n", s.Database, s.Role)
 				}
 				for _, svc := range sortedPorts(s.Ports) {
-					fmt.Fprintf(w, "port      %s 127.0.0.1:%d\n", svc, s.Ports[svc])
+					fmt.Fprintf(w, "port      %s %s\n", svc, hostPort(s.State, svc))
 				}
 				if s.Recovered != nil {
 					fmt.Fprintf(w, "recovered %s\n", s.Recovered)

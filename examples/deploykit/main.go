@@ -42,6 +42,7 @@ type app struct {
 	root        string
 	services    string
 	databaseURL string
+	listenAddr  string
 	json        bool
 	verbose     int
 	stdout      io.Writer
@@ -88,7 +89,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue), errors.Is(err, instance.ErrInvalidSpec), errors.Is(err, instance.ErrInvalidName), errors.Is(err, instance.ErrOtherServer), isCobraUsage(err):
+	case errors.As(err, &ue), errors.Is(err, instance.ErrInvalidSpec), errors.Is(err, instance.ErrInvalidName), errors.Is(err, instance.ErrOtherServer), errors.Is(err, instance.ErrInvalidListenAddress), isCobraUsage(err):
 		return exitUsage
 	case errors.Is(err, instance.ErrLocked), errors.Is(err, instance.ErrExists):
 		return exitConflict
@@ -129,6 +130,7 @@ Exit codes: 0 success, 1 failure (rolled back when possible), 2 usage error
 	pf.StringVar(&a.root, "root", "", "deploykit root directory (default $DEPLOYKIT_ROOT, /srv/deploykit as root, else $XDG_DATA_HOME/deploykit)")
 	pf.StringVar(&a.services, "services", "auto", "service controller: auto, systemd or supervise")
 	pf.StringVar(&a.databaseURL, "database-url", os.Getenv("DEPLOYKIT_DATABASE_URL"), "PostgreSQL server URL with a role that may create roles and databases (default: embedded cluster under ROOT/postgres)")
+	pf.StringVar(&a.listenAddr, "listen-address", os.Getenv(instance.EnvListenAddress), "IP address the instances' listening services are bound on (default $"+instance.EnvListenAddress+", else the root's recorded one, else 127.0.0.1); a new value is recorded for the whole root")
 	pf.BoolVar(&a.json, "json", false, "print machine-readable JSON")
 	pf.CountVarP(&a.verbose, "verbose", "v", "log more (repeat for debug)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
@@ -165,12 +167,13 @@ func (a *app) logger() *slog.Logger {
 // manager opens the instance manager with the global flags.
 func (a *app) manager(ctx context.Context) (*instance.Manager, error) {
 	return instance.Open(ctx, instance.Options{
-		Root:        a.root,
-		Logger:      a.logger(),
-		Events:      a.progress.event,
-		DatabaseURL: a.databaseURL,
-		Services:    a.services,
-		CrashAt:     os.Getenv("DEPLOYKIT_TEST_CRASH_AT"),
+		Root:          a.root,
+		Logger:        a.logger(),
+		Events:        a.progress.event,
+		DatabaseURL:   a.databaseURL,
+		Services:      a.services,
+		ListenAddress: a.listenAddr,
+		CrashAt:       os.Getenv("DEPLOYKIT_TEST_CRASH_AT"),
 	})
 }
 
