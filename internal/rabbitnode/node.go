@@ -332,8 +332,12 @@ func (n *Node) Env() map[string]string {
 		"RABBITMQ_ADVANCED_CONFIG_FILE": n.path("advanced.config"),
 		"RABBITMQ_ENABLED_PLUGINS_FILE": n.path("enabled_plugins"),
 		"RABBITMQ_NODENAME":             n.NodeName(),
+		// The database in a directory of its own below the base (which
+		// holds the feature flags file): RabbitMQ takes a non-empty
+		// database directory for a node that booted before, and would
+		// not enable every feature flag on the first boot.
 		"RABBITMQ_MNESIA_BASE":          n.DataDir(),
-		"RABBITMQ_MNESIA_DIR":           n.DataDir(),
+		"RABBITMQ_MNESIA_DIR":           filepath.Join(n.DataDir(), "mnesia"),
 		"RABBITMQ_LOG_BASE":             n.path("log"),
 		"RABBITMQ_LOGS":                 "-",
 		"RABBITMQ_PID_FILE":             n.path("node.pid"),
@@ -583,9 +587,13 @@ func (n *Node) Stop(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	// The epmd of the group, should it have outlived the server.
+	// The epmd of the group, should it have outlived the server; then
+	// wait (briefly) until the group's processes are reaped.
 	if pgid > 0 {
 		syscall.Kill(-pgid, syscall.SIGKILL)
+		for i := 0; i < 50 && syscall.Kill(-pgid, 0) == nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 	n.log.Info("rabbitnode: stopped", "dir", n.opts.Dir)
 	return nil
