@@ -3,10 +3,11 @@ package backup
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 )
 
 // A restore keeps autovacuum off the tables it is loading.
@@ -120,7 +121,7 @@ func releaseAutovacuum(ctx context.Context, conn *pgx.Conn, held []heldTable) er
 	return nil
 }
 
-var optionKey = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+var optionKey = lazyregexp.New(`^[a-z_][a-z0-9_]*$`)
 
 // release says how to give h back its options.
 func (h heldTable) release() ([]string, error) {

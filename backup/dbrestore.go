@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -20,9 +19,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/deploykit/deploykit/backup/archive"
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 )
 
-var staleRE = regexp.MustCompile(`^[0-9a-f]{8}(_old)?$`)
+var staleRE = lazyregexp.New(`^[0-9a-f]{8}(_old)?$`)
 
 // dbLoader fills a fresh database under a temporary name from an archive's
 // db/ members, then swaps it in (or, scratch, checks and drops it).

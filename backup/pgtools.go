@@ -7,12 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 )
 
 // pgTools locates pg_dump and pg_restore.
@@ -54,7 +55,7 @@ func majorOf(p string) int {
 	return n
 }
 
-var sslmodeRE = regexp.MustCompile(`sslmode=([a-z-]+)`)
+var sslmodeRE = lazyregexp.New(`sslmode=([a-z-]+)`)
 
 // libpqEnv turns a connection string into PG* environment variables for
 // pg_dump/pg_restore connecting to database, so no password appears on a

@@ -6,7 +6,8 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
-	"regexp"
+
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 )
 
 // Layout is the directory layout under a deploykit root (DESIGN.md):
@@ -49,7 +50,7 @@ func DefaultRoot() (string, error) {
 	return filepath.Join(home, ".local", "share", "deploykit"), nil
 }
 
-var instanceNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,23}$`)
+var instanceNameRE = lazyregexp.New(`^[a-z][a-z0-9-]{0,23}$`)
 
 // ErrInvalidName is returned for an instance name that is not usable as a
 // Unix user, PostgreSQL role and directory name.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 	"github.com/deploykit/deploykit/services"
 )
 
@@ -142,10 +142,10 @@ func (e *SpecError) Unwrap() error { return e.Err }
 func (e *SpecError) Is(target error) bool { return target == ErrInvalidSpec }
 
 var (
-	nameRE      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
-	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	nameRE      = lazyregexp.New(`^[a-z][a-z0-9-]{0,30}$`)
+	envNameRE   = lazyregexp.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	reservedEnv = map[string]bool{"DATABASE_URL": true, "PORT": true, "DEPLOYKIT_INSTANCE": true, "LISTEN_FDS": true, "LISTEN_PID": true, "LISTEN_FDNAMES": true}
-	tomlErrRE   = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+	tomlErrRE   = lazyregexp.New(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 )
 
 // LoadSpec reads and validates an application spec file, including that

@@ -11,10 +11,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 )
 
 // FileOptions controls ParseFile. The zero value behaves like pip run in
@@ -99,11 +100,11 @@ var vcsSchemes = map[string]string{
 var vcsNames = []string{"bzr", "git", "hg", "svn"}
 
 var (
-	envVarRe        = regexp.MustCompile(`\$\{([A-Z0-9_]+)\}`)
-	eggFragmentRe   = regexp.MustCompile(`[#&]egg=([^&]*)`)
-	subdirectoryRe  = regexp.MustCompile(`[#&]subdirectory=([^&]*)`)
-	stripExtrasRe   = regexp.MustCompile(`^(?s:(.+)(\[[^\]]+\]))$`)
-	wheelFilenameRe = regexp.MustCompile(`^(?:([^\s-]+?)-([^\s-]*?))(?:(?:-\d[^-]*?)?-[^\s-]+?-[^\s-]+?-[^\s-]+?\.whl|\.dist-info)$`)
+	envVarRe        = lazyregexp.New(`\$\{([A-Z0-9_]+)\}`)
+	eggFragmentRe   = lazyregexp.New(`[#&]egg=([^&]*)`)
+	subdirectoryRe  = lazyregexp.New(`[#&]subdirectory=([^&]*)`)
+	stripExtrasRe   = lazyregexp.New(`^(?s:(.+)(\[[^\]]+\]))$`)
+	wheelFilenameRe = lazyregexp.New(`^(?:([^\s-]+?)-([^\s-]*?))(?:(?:-\d[^-]*?)?-[^\s-]+?-[^\s-]+?-[^\s-]+?\.whl|\.dist-info)$`)
 )
 
 // ParseFile parses a pip requirements file with pip's own semantics
@@ -273,7 +274,7 @@ func decodeRequirementsFile(data []byte) (string, error) {
 	return decodeAs(data, "utf-8")
 }
 
-var codingRe = regexp.MustCompile(`coding[:=][ \t\n\r\f\v]*([-a-zA-Z0-9_.]+)`)
+var codingRe = lazyregexp.New(`coding[:=][ \t\n\r\f\v]*([-a-zA-Z0-9_.]+)`)
 
 func decodeAs(data []byte, encoding string) (string, error) {
 	norm := strings.ToLower(strings.NewReplacer("-", "_", " ", "_").Replace(encoding))

@@ -1,10 +1,11 @@
 package requirements
 
 import (
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 )
 
 // The tokenizer mirrors pypa/packaging's _tokenizer.py: it is context
@@ -48,9 +49,9 @@ const specifierBody = `(?:` +
 
 var (
 	// specifierRe is packaging's SPECIFIER token.
-	specifierRe = regexp.MustCompile(`^` + specifierBody)
+	specifierRe = lazyregexp.New(`^` + specifierBody)
 	// specifierFullRe is Specifier._regex.fullmatch: one whole specifier.
-	specifierFullRe = regexp.MustCompile(`^[` + pyWhitespace + `]*` + specifierBody + `[` + pyWhitespace + `]*$`)
+	specifierFullRe = lazyregexp.New(`^[` + pyWhitespace + `]*` + specifierBody + `[` + pyWhitespace + `]*$`)
 )
 
 const (

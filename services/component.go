@@ -6,11 +6,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 )
 
 // Component is one long-running process of an instance.
@@ -181,8 +182,8 @@ func (e *ComponentError) Error() string {
 func (e *ComponentError) Unwrap() error { return e.Err }
 
 var (
-	instanceRe  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	componentRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	instanceRe  = lazyregexp.New(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	componentRe = lazyregexp.New(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 )
 
 // ValidInstanceName reports whether s may name an instance: lower-case ASCII

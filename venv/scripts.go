@@ -2,8 +2,9 @@ package venv
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 )
 
 // launcherTemplate is the console/gui script pip writes (its vendored
@@ -41,8 +42,8 @@ func launcher(exe, value string) ([]byte, error) {
 }
 
 var (
-	pipVersioned         = regexp.MustCompile(`^pip(\d(\.\d)?)?$`)
-	easyInstallVersioned = regexp.MustCompile(`^easy_install(-\d\.\d)?$`)
+	pipVersioned         = lazyregexp.New(`^pip(\d(\.\d)?)?$`)
+	easyInstallVersioned = lazyregexp.New(`^easy_install(-\d\.\d)?$`)
 )
 
 // consoleScripts applies pip's special case for pip and easy_install:

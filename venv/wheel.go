@@ -10,12 +10,12 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/flate"
 
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 	"github.com/deploykit/deploykit/requirements"
 )
 
@@ -41,7 +41,7 @@ type wheelName struct {
 	Tags                 []string // expanded "py-abi-plat" triples
 }
 
-var wheelFileRe = regexp.MustCompile(`^([^-]+)-([^-]+)(?:-(\d[^-]*))?-([^-]+)-([^-]+)-([^-]+)\.whl$`)
+var wheelFileRe = lazyregexp.New(`^([^-]+)-([^-]+)(?:-(\d[^-]*))?-([^-]+)-([^-]+)-([^-]+)\.whl$`)
 
 func parseWheelName(filename string) (wheelName, error) {
 	m := wheelFileRe.FindStringSubmatch(filename)
@@ -229,7 +229,7 @@ type scriptSpec struct {
 	Module, Attr string
 }
 
-var exportRe = regexp.MustCompile(`^([^\[\]:=\s]+(?:\.[^\[\]:=\s]+)*)\s*(?::\s*([^\[\]:=\s]+(?:\.[^\[\]:=\s]+)*))?\s*(?:\[\s*([^\]]*)\])?\s*$`)
+var exportRe = lazyregexp.New(`^([^\[\]:=\s]+(?:\.[^\[\]:=\s]+)*)\s*(?::\s*([^\[\]:=\s]+(?:\.[^\[\]:=\s]+)*))?\s*(?:\[\s*([^\]]*)\])?\s*$`)
 
 func parseScriptSpec(value string) (scriptSpec, error) {
 	m := exportRe.FindStringSubmatch(value)

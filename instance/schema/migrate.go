@@ -10,13 +10,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 )
 
 // Sentinel errors of migrations; test with errors.Is.
@@ -152,7 +153,7 @@ type MigrateOptions struct {
 	Logger   *slog.Logger
 }
 
-var tableNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+var tableNameRE = lazyregexp.New(`^[a-z_][a-z0-9_]{0,62}$`)
 
 func (o *MigrateOptions) table() (string, error) {
 	t := o.Table

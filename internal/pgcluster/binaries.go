@@ -7,10 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 )
 
 // ErrNoBinaries reports that no PostgreSQL server binaries (initdb, pg_ctl,
@@ -86,7 +87,7 @@ func BinariesIn(ctx context.Context, dir string) (Binaries, error) {
 	return Binaries{Dir: dir, Version: v}, nil
 }
 
-var versionOutputRE = regexp.MustCompile(`\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?(?:\.(\d+))?`)
+var versionOutputRE = lazyregexp.New(`\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?(?:\.(\d+))?`)
 
 // parseVersionOutput reads "postgres (PostgreSQL) 15.18 (Debian …)" and
 // also development versions like "17devel" or "16beta2" (as 17.0.0, 16.0.0).

@@ -26,6 +26,7 @@ import (
 
 	"github.com/deploykit/deploykit/internal/atomicfile"
 	"github.com/deploykit/deploykit/internal/flock"
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 	"github.com/deploykit/deploykit/internal/procgroup"
 )
 
@@ -150,7 +151,7 @@ func New(opts Options) (*Cluster, error) {
 	return &Cluster{opts: opts, log: log}, nil
 }
 
-var settingNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_.]*$`)
+var settingNameRE = lazyregexp.New(`^[a-z_][a-z0-9_.]*$`)
 
 // Dir returns the cluster directory.
 func (c *Cluster) Dir() string { return c.opts.Dir }
@@ -511,7 +512,7 @@ func (c *Cluster) writeConf(data string, port int) error {
 
 func quoteConf(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-var portLineRE = regexp.MustCompile(`(?m)^port = (\d+)$`)
+var portLineRE = lazyregexp.New(`(?m)^port = (\d+)$`)
 
 func (c *Cluster) storedPort() (int, error) {
 	b, err := os.ReadFile(c.confFile())

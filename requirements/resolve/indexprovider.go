@@ -3,10 +3,10 @@ package resolve
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/dist"
 	"github.com/deploykit/deploykit/requirements/index"
@@ -245,7 +245,7 @@ func convertMetadata(md *dist.Metadata, c Candidate) (*Metadata, error) {
 
 // localLabel matches a local version label after a version in a
 // specifier: "4.7.2+ds" -> "4.7.2".
-var localLabel = regexp.MustCompile(`([0-9])\+[A-Za-z0-9.]+`)
+var localLabel = lazyregexp.New(`([0-9])\+[A-Za-z0-9.]+`)
 
 // Direct implements DirectProvider: local wheels, sdists, project
 // directories, archive URLs and VCS URLs.

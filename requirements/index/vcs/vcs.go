@@ -11,11 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/deploykit/deploykit/internal/flock"
 	"github.com/deploykit/deploykit/internal/keylock"
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 )
 
 // Ref is a parsed VCS requirement URL.
@@ -162,7 +162,7 @@ func redact(raw string) string {
 	return u.String()
 }
 
-var hexCommit = regexp.MustCompile(`^[0-9a-f]{40}$`)
+var hexCommit = lazyregexp.New(`^[0-9a-f]{40}$`)
 
 // Checkout resolves r to an exact revision and returns the directory of
 // the tree at that revision (the whole repository; Subdirectory is for
@@ -338,4 +338,4 @@ func (c *Cache) bzrResolve(ctx context.Context, r Ref, mirror string) (string, e
 	return "", fmt.Errorf("bzr %s: %q: %w", redact(r.URL), r.Rev, ErrRevisionNotFound)
 }
 
-var bzrSpec = regexp.MustCompile(`^(-?\d+|[a-z]+:.*)$`)
+var bzrSpec = lazyregexp.New(`^(-?\d+|[a-z]+:.*)$`)
