@@ -252,6 +252,10 @@ func removeStale(dir, prefix string) {
 type OpenOptions struct {
 	// CacheDir caches interpreter facts (see InspectOptions).
 	CacheDir string
+	// Python, when set, is the interpreter the caller believes the venv
+	// was made from (the one it passed to Create): if bin/python leads to
+	// it, Open uses its facts and runs nothing; otherwise it is ignored.
+	Python *Interpreter
 }
 
 // Open returns the virtual environment at dir: it reads pyvenv.cfg and
@@ -282,6 +286,9 @@ func Open(ctx context.Context, dir string, opts OpenOptions) (*Venv, error) {
 			return fail(fmt.Errorf("%w: no bin/python and no home in pyvenv.cfg", ErrNotVenv))
 		}
 		exe = filepath.Join(cfg["home"], "python3")
+	}
+	if py := opts.Python; py != nil && py.RealPath == exe {
+		return newVenv(abs, py), nil
 	}
 	py, err := Inspect(ctx, exe, InspectOptions{CacheDir: opts.CacheDir})
 	if err != nil {

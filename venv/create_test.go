@@ -167,35 +167,6 @@ func TestFindPicksNewestAndExplainsRejections(t *testing.T) {
 	}
 }
 
-func TestInspectCachesByStamp(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	p := testenv.Pythons(t)[0]
-	cache := t.TempDir()
-	a, err := Inspect(ctx, p.Path, InspectOptions{CacheDir: cache})
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, _ := filepath.Glob(filepath.Join(cache, "interpreters", "*.json"))
-	if len(files) != 1 || a.Stamp == "" {
-		t.Fatalf("cache files %v, stamp %q", files, a.Stamp)
-	}
-	// Poison the cached facts: a second Inspect must read them back, which
-	// proves it did not run the interpreter again.
-	b, _ := os.ReadFile(files[0])
-	os.WriteFile(files[0], []byte(strings.Replace(string(b), `"cache_tag":"`, `"cache_tag":"from-cache-`, 1)), 0o644)
-	c, err := Inspect(ctx, p.Path, InspectOptions{CacheDir: cache})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(c.CacheTag, "from-cache-") {
-		t.Fatalf("second Inspect ran the interpreter again (cache tag %q)", c.CacheTag)
-	}
-	if a.Markers["python_full_version"] != p.Version || a.VenvPaths["purelib"] == "" {
-		t.Fatalf("facts: %+v", a)
-	}
-}
-
 // TestInspectFollowsALauncherToItsInterpreter: pyenv's shims are shell
 // scripts that exec the real interpreter. A venv made from the script
 // would not be a venv (home = the shims dir); Inspect must name the

@@ -3,15 +3,12 @@ package venv
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,20 +16,13 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/deploykit/deploykit/internal/atomicfile"
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/dist"
 )
 
 //go:embed pyscripts/facts.py
 var factsScript string
-
-// factsVersion changes whenever facts.py or the Interpreter fields change,
-// so stale cache files are never read back.
-var factsVersion = func() string {
-	h := sha256.Sum256([]byte(factsScript + dist.TagFactsScript + requirements.EnvironmentScript))
-	return hex.EncodeToString(h[:8])
-}()
 
 // Interpreter is what one run of a Python interpreter says about itself.
 // The JSON field names are those facts.py prints; they are also the shape
@@ -116,7 +106,7 @@ func (py *Interpreter) versionPart(i int) int {
 // MajorMinor returns "3.11".
 func (py *Interpreter) MajorMinor() string { return fmt.Sprintf("%d.%d", py.Major(), py.Minor()) }
 
-var preRe = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)\+?([a-z]+\d*)?$`)
+var preRe = lazyregexp.New(`^(\d+)\.(\d+)\.(\d+)\+?([a-z]+\d*)?$`)
 
 // SemVer returns the version as a semantic version: "3.13.0rc1" becomes
 // 3.13.0-rc1, so a constraint only matches it when it names pre-releases.
@@ -158,25 +148,18 @@ func Inspect(ctx context.Context, path string, opts InspectOptions) (*Interprete
 	if err != nil {
 		return nil, &InterpreterError{Path: abs, Err: err}
 	}
-	st, err := os.Stat(real)
-	if err != nil {
-		return nil, &InterpreterError{Path: abs, Err: err}
-	}
-	if st.IsDir() || st.Mode().Perm()&0o111 == 0 {
-		return nil, &InterpreterError{Path: abs, Err: ErrNotExecutable}
-	}
-	stamp := fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%s", abs, real, st.Size(), st.ModTime().UnixNano(), factsVersion)
-	sum := sha256.Sum256([]byte(stamp))
-	key := hex.EncodeToString(sum[:16])
-	var cacheFile string
+	var key string
 	if opts.CacheDir != "" {
-		cacheFile = filepath.Join(opts.CacheDir, "interpreters", key+".json")
-		if b, err := os.ReadFile(cacheFile); err == nil {
-			var py Interpreter
-			if json.Unmarshal(b, &py) == nil && py.Stamp == key && py.Path == abs {
-				return &py, nil
-			}
+		if key, err = factsKey(abs, real); err != nil {
+			return nil, &InterpreterError{Path: abs, Err: err}
 		}
+		if py, err := readFacts(opts.CacheDir, key, abs); err == nil {
+			return py, nil
+		}
+	} else if st, err := os.Stat(real); err != nil {
+		return nil, &InterpreterError{Path: abs, Err: err}
+	} else if st.IsDir() || st.Mode().Perm()&0o111 == 0 {
+		return nil, &InterpreterError{Path: abs, Err: ErrNotExecutable}
 	}
 	cmd := exec.CommandContext(ctx, abs, "-I", "-c", factsScript, dist.TagFactsScript, requirements.EnvironmentScript)
 	cmd.Env = pythonEnv()
@@ -209,14 +192,10 @@ func Inspect(ctx context.Context, path string, opts InspectOptions) (*Interprete
 		}
 	}
 	py.Path, py.RealPath = abs, real
-	if cacheFile != "" {
+	if key != "" {
 		py.Stamp = key
-		if b, err := json.Marshal(&py); err == nil {
-			if os.MkdirAll(filepath.Dir(cacheFile), 0o755) == nil {
-				// A cache that cannot be written only costs a rerun.
-				_ = atomicfile.WriteFile(cacheFile, b, 0o644)
-			}
-		}
+		// A cache that cannot be written only costs a rerun.
+		_ = writeFacts(opts.CacheDir, key, &py)
 	}
 	return &py, nil
 }
@@ -261,7 +240,7 @@ type Candidate struct {
 	Reason string
 }
 
-var pythonName = regexp.MustCompile(`^python(3(\.\d+)?)?$`)
+var pythonName = lazyregexp.New(`^python(3(\.\d+)?)?$`)
 
 // Discover lists the interpreters on the machine: opts.Paths, then python,
 // python3 and python3.N in $PATH, /usr/bin, /usr/local/bin and pyenv's
