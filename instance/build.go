@@ -398,7 +398,7 @@ func (r *Resolver) installBuildRequirements(ctx context.Context, venvDir string,
 		}
 		wheels = append(wheels, venv.Wheel{Path: d.Wheel, SHA256: d.SHA256, DirectURL: d.DirectURL})
 	}
-	v, err := venv.Open(ctx, venvDir, venv.OpenOptions{})
+	v, err := venv.Open(ctx, venvDir, venv.OpenOptions{Python: r.Python})
 	if err != nil {
 		return err
 	}
@@ -493,7 +493,7 @@ func (m *Manager) interpreter(ctx context.Context, spec *Spec) (*venv.Interprete
 	if m.opts.Python != "" {
 		want = m.opts.Python
 	}
-	return InstanceInterpreter(ctx, want, m.layout.CacheDir())
+	return InstanceInterpreter(ctx, want, InterpreterCacheDir(m.layout.Root))
 }
 
 // InstanceInterpreter picks the interpreter an instance's releases are

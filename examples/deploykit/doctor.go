@@ -83,7 +83,7 @@ func (a *app) doctor(ctx context.Context) []check {
 	}
 
 	// Interpreters.
-	cands, err := venv.Discover(ctx, venv.DiscoverOptions{})
+	cands, err := venv.Discover(ctx, venv.DiscoverOptions{CacheDir: instance.InterpreterCacheDir(a.root)})
 	var pys []string
 	seen := map[string]bool{}
 	for _, c := range cands {

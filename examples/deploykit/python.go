@@ -44,7 +44,7 @@ func (s *sourceFlags) add(f *pflag.FlagSet) {
 	f.BoolVar(&s.pre, "pre", false, "include pre-releases")
 	f.BoolVar(&s.preferBin, "prefer-binary", false, "prefer older versions with wheels over newer sdist-only ones")
 	f.StringSliceVar(&s.trusted, "trusted-host", nil, "hosts allowed over plain HTTP")
-	f.StringVar(&s.cacheDir, "cache-dir", "", "cache for downloads, builds and unpacked wheels (default ROOT/cache)")
+	f.StringVar(&s.cacheDir, "cache-dir", "", "cache for downloads, builds, unpacked wheels and interpreter facts (default ROOT/cache; facts in $XDG_CACHE_HOME/deploykit unless root)")
 	f.BoolVar(&s.noCompile, "no-compile", false, "do not byte-compile installed modules")
 }
 
@@ -68,6 +68,16 @@ func (a *app) cacheDir(s *sourceFlags) string {
 		root, _ = instance.DefaultRoot()
 	}
 	return filepath.Join(root, "cache")
+}
+
+// factsDir is where interpreter facts are cached: --cache-dir when given,
+// else the user's cache (the root's as root), which every command reads,
+// so an interpreter is run once, not once per process.
+func (a *app) factsDir(cacheDir string) string {
+	if cacheDir != "" {
+		return cacheDir
+	}
+	return instance.InterpreterCacheDir(a.root)
 }
 
 // requirementsFrom parses -r files and inline requirements (wheel paths
@@ -160,7 +170,7 @@ the --upgrade-package names.`,
 				}
 				if python == "" {
 					// The interpreter create and upgrade would build with.
-					if specPy, err = instance.InstanceInterpreter(ctx, spec.Python, a.cacheDir(&src)); err != nil {
+					if specPy, err = instance.InstanceInterpreter(ctx, spec.Python, a.factsDir(src.cacheDir)); err != nil {
 						return err
 					}
 				}
@@ -173,7 +183,7 @@ the --upgrade-package names.`,
 			}
 			py := specPy
 			if py == nil {
-				if py, err = venv.FindPython(ctx, python, venv.DiscoverOptions{CacheDir: a.cacheDir(&src)}); err != nil {
+				if py, err = venv.FindPython(ctx, python, venv.DiscoverOptions{CacheDir: a.factsDir(src.cacheDir)}); err != nil {
 					return err
 				}
 			}
@@ -244,7 +254,7 @@ make a venv hold exactly a lock.`,
 			if err != nil {
 				return err
 			}
-			v, err := venv.Open(ctx, venvDir, venv.OpenOptions{CacheDir: a.cacheDir(&src)})
+			v, err := venv.Open(ctx, venvDir, venv.OpenOptions{CacheDir: a.factsDir(src.cacheDir)})
 			if err != nil {
 				return err
 			}
@@ -332,7 +342,7 @@ lock's sha256.`,
 			if err != nil {
 				return err
 			}
-			v, err := venv.Open(ctx, venvDir, venv.OpenOptions{CacheDir: a.cacheDir(&src)})
+			v, err := venv.Open(ctx, venvDir, venv.OpenOptions{CacheDir: a.factsDir(src.cacheDir)})
 			if err != nil {
 				return err
 			}
@@ -399,7 +409,7 @@ site-packages and activation scripts. DIR must not exist or be empty.
 			if err != nil {
 				return err
 			}
-			py, err := venv.FindPython(ctx, python, venv.DiscoverOptions{CacheDir: cacheDir})
+			py, err := venv.FindPython(ctx, python, venv.DiscoverOptions{CacheDir: a.factsDir(cacheDir)})
 			if err != nil {
 				return err
 			}
@@ -418,6 +428,6 @@ site-packages and activation scripts. DIR must not exist or be empty.
 	f.StringVar(&python, "python", "", "interpreter: a path, a command name or a version constraint")
 	f.BoolVar(&systemSite, "system-site-packages", false, "give the venv access to the interpreter's site-packages")
 	f.StringVar(&prompt, "prompt", "", "prompt of the activation scripts (default: the directory's name)")
-	f.StringVar(&cacheDir, "cache-dir", "", "cache directory (interpreter facts, wheels)")
+	f.StringVar(&cacheDir, "cache-dir", "", "cache of interpreter facts (default $XDG_CACHE_HOME/deploykit, ROOT/cache as root)")
 	return cmd
 }
