@@ -211,11 +211,42 @@ type Locked struct {
 
 // Resolve resolves reqs and returns the lock with every package's wheel.
 func (r *Resolver) Resolve(ctx context.Context, reqs *Requirements, opts LockOptions) (*Locked, error) {
+	res, lk, roots, err := r.resolve(ctx, reqs, opts)
+	if err != nil {
+		return nil, err
+	}
+	requested := map[string]bool{}
+	for _, rq := range roots {
+		requested[requirements.NormalizeName(rq.Name)] = true
+	}
+	out := &Locked{Lock: lk}
+	for _, p := range res.Packages {
+		d, err := r.wheelOf(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		d.Requested = requested[p.Name]
+		out.Dists = append(out.Dists, d)
+	}
+	return out, nil
+}
+
+// Lock resolves reqs into a lock without fetching what only an install
+// needs: index pages and metadata files, and a file itself only where its
+// source gives no sha256 or no metadata.
+func (r *Resolver) Lock(ctx context.Context, reqs *Requirements, opts LockOptions) (*lock.Lock, error) {
+	_, lk, _, err := r.resolve(ctx, reqs, opts)
+	return lk, err
+}
+
+// resolve resolves reqs and locks the result; roots are the requirements
+// resolved, path-only ones named.
+func (r *Resolver) resolve(ctx context.Context, reqs *Requirements, opts LockOptions) (*resolve.Resolution, *lock.Lock, []requirements.Requirement, error) {
 	roots := append([]requirements.Requirement(nil), reqs.Roots...)
 	for _, u := range reqs.Unnamed {
 		rq, err := r.nameLocal(ctx, u)
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		roots = append(roots, rq)
 		if u.Editable {
@@ -248,7 +279,7 @@ func (r *Resolver) Resolve(ctx context.Context, reqs *Requirements, opts LockOpt
 				}
 				c, err := requirements.ParseRequirement(p.Name + "==" + p.Version)
 				if err != nil {
-					return nil, err
+					return nil, nil, nil, err
 				}
 				constraints = append(constraints, c)
 			}
@@ -258,26 +289,13 @@ func (r *Resolver) Resolve(ctx context.Context, reqs *Requirements, opts LockOpt
 	ropts.Constraints = constraints
 	res, err := resolve.Resolve(ctx, r.provider, roots, ropts)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	lk, err := res.Lock(ctx, r.finder, resolve.LockOptions{RequiresPython: "==" + r.env["python_full_version"], Editable: reqs.Editable})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	requested := map[string]bool{}
-	for _, rq := range roots {
-		requested[requirements.NormalizeName(rq.Name)] = true
-	}
-	out := &Locked{Lock: lk}
-	for _, p := range res.Packages {
-		d, err := r.wheelOf(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		d.Requested = requested[p.Name]
-		out.Dists = append(out.Dists, d)
-	}
-	return out, nil
+	return res, lk, roots, nil
 }
 
 // wheelOf returns the local wheel to install for a resolved package:

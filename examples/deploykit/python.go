@@ -198,11 +198,12 @@ the --upgrade-package names.`,
 					opts.Previous = prev
 				}
 			}
-			locked, err := rs.Resolve(ctx, reqs, opts)
+			// A lock needs the files' hashes, not the files.
+			locked, err := rs.Lock(ctx, reqs, opts)
 			if err != nil {
 				return err
 			}
-			data, err := lock.Marshal(locked.Lock)
+			data, err := lock.Marshal(locked)
 			if err != nil {
 				return err
 			}
@@ -210,13 +211,13 @@ the --upgrade-package names.`,
 				_, err = a.stdout.Write(data)
 				return err
 			}
-			if err := lock.WriteFile(out, locked.Lock); err != nil {
+			if err := lock.WriteFile(out, locked); err != nil {
 				return err
 			}
 			if a.json {
-				return a.printJSON(map[string]any{"lock": out, "packages": len(locked.Lock.Packages), "python": py.Version})
+				return a.printJSON(map[string]any{"lock": out, "packages": len(locked.Packages), "python": py.Version})
 			}
-			fmt.Fprintf(a.stdout, "locked %d packages for Python %s into %s\n", len(locked.Lock.Packages), py.Version, out)
+			fmt.Fprintf(a.stdout, "locked %d packages for Python %s into %s\n", len(locked.Packages), py.Version, out)
 			return nil
 		},
 	}
