@@ -41,12 +41,18 @@ type Options struct {
 	// "-" = none). Credentials in a source URL win.
 	Netrc       string
 	HTTPClient  *http.Client
-	Concurrency int // HTTP requests in flight (default 16)
+	Concurrency int // HTTP requests in flight (default DefaultConcurrency)
 	// Builder builds wheels from source trees when their metadata is not
 	// static (venv/pep517 implements it). Nil: such sources are an error.
 	Builder Builder
 	Logger  *slog.Logger
 }
+
+// DefaultConcurrency is how many HTTP requests a Finder has in flight at
+// most, uv's default: a resolution over a remote index is bound by round
+// trips, and the widest level of a dependency graph (dozens of projects,
+// each a page and a metadata file) should fit in one.
+const DefaultConcurrency = 50
 
 // Builder builds a wheel from a source tree (PEP 517; editable: PEP 660)
 // into outDir and returns its path. requirements/index defines it so

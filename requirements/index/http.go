@@ -64,10 +64,18 @@ func newFetcher(opts *Options) *fetcher {
 		cacheDir: opts.CacheDir,
 		now:      time.Now,
 	}
-	if f.client == nil {
-		f.client = &http.Client{Timeout: 60 * time.Second}
+	n := opts.Concurrency
+	if n <= 0 {
+		n = DefaultConcurrency
 	}
-	tr, _ := http.DefaultTransport.(*http.Transport)
+	f.sem = make(chan struct{}, n)
+	if f.client == nil {
+		f.client = &http.Client{Timeout: 60 * time.Second, Transport: keepAlive(n)}
+	}
+	tr, _ := f.client.Transport.(*http.Transport)
+	if f.client.Transport == nil {
+		tr, _ = http.DefaultTransport.(*http.Transport)
+	}
 	if tr != nil {
 		tr = tr.Clone()
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // only for --trusted-host
@@ -78,11 +86,6 @@ func newFetcher(opts *Options) *fetcher {
 	for _, h := range opts.TrustedHosts {
 		f.trusted[strings.ToLower(h)] = true
 	}
-	n := opts.Concurrency
-	if n <= 0 {
-		n = 16
-	}
-	f.sem = make(chan struct{}, n)
 	if opts.Netrc != "-" {
 		path := opts.Netrc
 		if path == "" {
@@ -100,6 +103,18 @@ func newFetcher(opts *Options) *fetcher {
 		}
 	}
 	return f
+}
+
+// keepAlive is the default transport keeping as many idle connections
+// per host as requests may be in flight: Go's default keeps 2, so with
+// more requests in flight to one index every response beyond the second
+// closed its connection and the next request opened (and, over TLS,
+// negotiated) a new one.
+func keepAlive(inFlight int) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = inFlight
+	tr.MaxIdleConns = max(tr.MaxIdleConns, 4*inFlight)
+	return tr
 }
 
 // rememberCredentials records the user:password of a configured source
