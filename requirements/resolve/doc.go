@@ -13,6 +13,15 @@
 // local files and VCS. Every package's candidates are fetched once, so a
 // version range is a bit set over that finite list.
 //
+// Provider calls run ahead of the solver, as in uv: as soon as a
+// requirement is known, its project's candidates, the metadata of the
+// version the solver will most likely choose and, transitively, theirs
+// are fetched on a bounded pool. Over a remote index a resolution then
+// takes about two round trips (page, metadata) per level of its
+// dependency graph rather than per package. The solver waits only on the
+// answer it needs next, and answers are memoized by project and version,
+// so the outcome does not depend on the order in which they arrive.
+//
 // Semantics follow pip 24:
 //   - extras are virtual packages "name[extra]" depending on "name" at the
 //     same version (self-referential extras such as a[all] → a[x] work); an

@@ -6,14 +6,18 @@ import (
 	"sync/atomic"
 
 	"github.com/deploykit/deploykit/requirements"
+	"github.com/deploykit/deploykit/requirements/index"
 )
 
 // fetcher memoizes provider calls and runs them ahead of the solver on a
 // bounded pool: while the solver works through one package, the versions
-// of its dependencies and the metadata of likely choices are on their way.
+// of its dependencies and the metadata of likely choices are on their way
+// (follow, in prefetch.go, runs through the whole graph).
 type fetcher struct {
 	p   Provider
 	sem chan struct{}
+	// guess, when set, lets follow run ahead of the solver (prefetch.go).
+	guess *guesser
 
 	mu       sync.Mutex
 	vers     map[string]*future[[]Candidate]
@@ -39,7 +43,7 @@ func (fu *future[T]) run() {
 
 func newFetcher(p Provider, concurrency int) *fetcher {
 	if concurrency <= 0 {
-		concurrency = 16
+		concurrency = index.DefaultConcurrency
 	}
 	return &fetcher{
 		p:       p,
@@ -50,7 +54,7 @@ func newFetcher(p Provider, concurrency int) *fetcher {
 	}
 }
 
-func start[K comparable, T any](f *fetcher, m map[K]*future[T], k K, fn func() (T, error)) *future[T] {
+func start[K comparable, T any](ctx context.Context, f *fetcher, m map[K]*future[T], k K, fn func() (T, error)) *future[T] {
 	f.mu.Lock()
 	if fu, ok := m[k]; ok {
 		f.mu.Unlock()
@@ -62,7 +66,16 @@ func start[K comparable, T any](f *fetcher, m map[K]*future[T], k K, fn func() (
 	f.inflight.Add(1)
 	go func() {
 		defer f.inflight.Done()
-		f.sem <- struct{}{}
+		select {
+		case f.sem <- struct{}{}:
+		case <-ctx.Done():
+			// The resolution is over: nobody will wait for it.
+			if fu.claimed.CompareAndSwap(false, true) {
+				fu.err = ctx.Err()
+				close(fu.done)
+			}
+			return
+		}
 		defer func() { <-f.sem }()
 		if fu.claimed.CompareAndSwap(false, true) {
 			fu.run()
@@ -88,7 +101,7 @@ func wait[T any](ctx context.Context, fu *future[T]) (T, error) {
 }
 
 func (f *fetcher) prefetchVersions(ctx context.Context, name string) *future[[]Candidate] {
-	return start(f, f.vers, name, func() ([]Candidate, error) {
+	return start(ctx, f, f.vers, name, func() ([]Candidate, error) {
 		cs, err := f.p.Versions(ctx, name)
 		if err != nil {
 			return nil, err
@@ -102,7 +115,7 @@ func (f *fetcher) versions(ctx context.Context, name string) ([]Candidate, error
 }
 
 func (f *fetcher) prefetchMetadata(ctx context.Context, c Candidate) *future[*Metadata] {
-	return start(f, f.meta, metaKey{c.Name, c.Version.String(), c.URL}, func() (*Metadata, error) {
+	return start(ctx, f, f.meta, metaKey{c.Name, c.Version.String(), c.URL}, func() (*Metadata, error) {
 		return f.p.Metadata(ctx, c)
 	})
 }
@@ -112,7 +125,7 @@ func (f *fetcher) metadata(ctx context.Context, c Candidate) (*Metadata, error) 
 }
 
 func (f *fetcher) direct(ctx context.Context, dp DirectProvider, r requirements.Requirement) (Candidate, error) {
-	return wait(ctx, start(f, f.directs, r.URL, func() (Candidate, error) {
+	return wait(ctx, start(ctx, f, f.directs, r.URL, func() (Candidate, error) {
 		c, err := dp.Direct(ctx, r)
 		c.URL = r.URL
 		return c, err

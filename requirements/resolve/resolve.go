@@ -40,7 +40,8 @@ type Options struct {
 	// the named packages only (pip-tools' --upgrade-package).
 	Upgrade         bool
 	UpgradePackages []string
-	// Concurrency bounds the provider calls in flight (default 16).
+	// Concurrency bounds the provider calls in flight (default
+	// index.DefaultConcurrency).
 	Concurrency int
 	// Logger receives warnings (an extra a package does not provide);
 	// nil discards them.
@@ -189,6 +190,15 @@ func Resolve(ctx context.Context, p Provider, roots []requirements.Requirement, 
 			urls.root[n] = true
 		}
 	}
+	upgrade := map[string]bool{}
+	for _, u := range opts.UpgradePackages {
+		upgrade[requirements.NormalizeName(u)] = true
+	}
+	f.guess = &guesser{
+		env: opts.Environment, python: python, pre: opts.Pre, preferBinary: opts.PreferBinary,
+		prefs: opts.Preferences, upgradeAll: opts.Upgrade, upgrade: upgrade, constraints: constraints,
+		followed: map[string]bool{},
+	}
 	for {
 		s := &solver{
 			ctx: ctx, opts: &opts, f: f, log: log,
@@ -197,13 +207,10 @@ func Resolve(ctx context.Context, p Provider, roots []requirements.Requirement, 
 			roots:       active,
 			constraints: constraints,
 			urls:        urls,
-			upgrade:     map[string]bool{},
+			upgrade:     upgrade,
 			warned:      map[string]bool{},
 			deps:        map[pkgID][]pkgID{},
 			depSeen:     map[depKey]*incompat{},
-		}
-		for _, u := range opts.UpgradePackages {
-			s.upgrade[requirements.NormalizeName(u)] = true
 		}
 		res, err := s.run()
 		var restart *restartError

@@ -241,14 +241,7 @@ func (s *solver) register(name, extra string, direct *requirements.Requirement) 
 	return id, nil
 }
 
-func (s *solver) pythonOK(rp string) bool {
-	spec, err := pep440.ParseSpecifiers(rp)
-	if err != nil {
-		// pip ignores an unparsable data-requires-python.
-		return true
-	}
-	return spec.ContainsWith(s.python, pep440.PrereleaseAllow)
-}
+func (s *solver) pythonOK(rp string) bool { return requiresPythonOK(rp, s.python) }
 
 // matching is the set of candidates a specifier allows. Pre-releases are
 // part of the set: whether one may be chosen is decided at decision time,
@@ -872,11 +865,10 @@ func (s *solver) dependencies(p pkgID, idx int) (deps []*incompat, usable bool, 
 		}
 	}
 	var depIDs []pkgID
-	// Fetch every dependency's versions at once, then register in order.
+	// Fetch every dependency's versions, and what they will need, at
+	// once; then register in order.
 	for _, r := range reqs {
-		if r.URL == "" {
-			s.f.prefetchVersions(s.ctx, requirements.NormalizeName(r.Name))
-		}
+		s.f.follow(s.ctx, r)
 	}
 	for _, r := range reqs {
 		name := requirements.NormalizeName(r.Name)

@@ -64,7 +64,8 @@ func TestResolveWheelhouseAndLock(t *testing.T) {
 	wh := testenv.GetWheelhouse(t)
 	py := testenv.PythonMinor(t, "3.11")
 	tg := target(t, py.Path)
-	base := serveDir(t, wh.IndexDir)
+	srv := indextest.New(t, wh.IndexDir, indextest.Options{})
+	base := srv.URL
 	f, err := index.New(index.Options{IndexURL: base + "/simple/", CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +97,13 @@ func TestResolveWheelhouseAndLock(t *testing.T) {
 	l, err := res.Lock(context.Background(), f, LockOptions{Environments: []string{tg.Marker()}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The index gives every file's sha256 and PEP 658 metadata: a lock
+	// reads each project's page and its chosen version's metadata once,
+	// and no file.
+	n := int64(len(res.Packages))
+	if c := srv.Counts(); c.Pages != n || c.Metadata != n || c.Wheels != 0 || c.Sdists != 0 || c.Other != 0 {
+		t.Errorf("locking %d packages made %v; want %d pages, %d metadata files, nothing else", n, c, n, n)
 	}
 	out := filepath.Join(t.TempDir(), "pylock.toml")
 	if err := lock.WriteFile(out, l); err != nil {
