@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/index"
@@ -45,6 +48,10 @@ func (r *Resolution) Lock(ctx context.Context, f *index.Finder, opts LockOptions
 		}
 		return p
 	}
+	sums, err := r.sha256s(ctx, f)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range r.Packages {
 		release, ok := p.Candidate.Ref.(*Release)
 		if !ok {
@@ -78,11 +85,7 @@ func (r *Resolution) Lock(ctx context.Context, f *index.Finder, opts LockOptions
 		}
 		lp.Version = p.Candidate.Version.String()
 		for _, file := range release.Files {
-			sum, err := f.SHA256(ctx, file)
-			if err != nil {
-				return nil, fmt.Errorf("%s %s: %w", p.Name, lp.Version, err)
-			}
-			lf := lock.File{Name: file.Filename, Size: file.Size, UploadTime: file.UploadTime, Hashes: map[string]string{"sha256": sum}}
+			lf := lock.File{Name: file.Filename, Size: file.Size, UploadTime: file.UploadTime, Hashes: map[string]string{"sha256": sums[file.URL]}}
 			if file.Path != "" {
 				lf.Path = rel(file.Path)
 			} else {
@@ -101,6 +104,41 @@ func (r *Resolution) Lock(ctx context.Context, f *index.Finder, opts LockOptions
 	}
 	l.Sort()
 	return l, nil
+}
+
+// sha256s returns the sha256 of every index or find-links file of the
+// resolution, by URL: the source's, else computed from the downloaded
+// file. Downloads run in parallel, bounded as the Finder's requests are.
+func (r *Resolution) sha256s(ctx context.Context, f *index.Finder) (map[string]string, error) {
+	sums := map[string]string{}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(index.DefaultConcurrency)
+	for _, p := range r.Packages {
+		release, ok := p.Candidate.Ref.(*Release)
+		if !ok || release.Direct != nil {
+			continue
+		}
+		for _, file := range release.Files {
+			if h := file.Hashes["sha256"]; h != "" {
+				mu.Lock()
+				sums[file.URL] = h
+				mu.Unlock()
+				continue
+			}
+			g.Go(func() error {
+				sum, err := f.SHA256(gctx, file)
+				if err != nil {
+					return fmt.Errorf("%s %s: %w", p.Name, p.Candidate.Version, err)
+				}
+				mu.Lock()
+				sums[file.URL] = sum
+				mu.Unlock()
+				return nil
+			})
+		}
+	}
+	return sums, g.Wait()
 }
 
 // LockPreferences returns the versions pinned in an existing lock, for
