@@ -14,6 +14,13 @@
 // Options.HostNetwork, a private network namespace holding only lo, so
 // 127.0.0.1 ports never clash with the host or other containers.
 //
+// Each container also gets control groups of its own: nspawn is started in
+// a new child of the caller's group in the unified and name=systemd
+// hierarchies (cgroup.go), removed when it exits. Without them every
+// container's "payload" group was the same one, so two containers' units of
+// the same name shared a cgroup, and `systemctl kill` in one failed with EIO
+// on the other's processes (pid 0 from its pid namespace).
+//
 // The harness finds the container's init (the nspawn child running systemd),
 // waits for `systemctl is-system-running --wait` to say running or degraded,
 // runs commands inside with nsenter(1), and powers the container off on

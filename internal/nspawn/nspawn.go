@@ -151,8 +151,13 @@ func Boot(ctx context.Context, opts Options) (*Container, error) {
 		args = append(args, flag+b.Host+":"+dst)
 	}
 	args = append(args, "--boot")
+	groups, err := newCgroups(name)
+	if err != nil {
+		return nil, &Error{Step: "boot", Err: err}
+	}
 	c := &Container{Name: name, done: make(chan struct{}), out: &tailbuf.Buffer{Max: 64 << 10}, opts: opts}
-	c.cmd = exec.Command(nspawn, args...)
+	argv := groups.wrap(append([]string{nspawn}, args...))
+	c.cmd = exec.Command(argv[0], argv[1:]...)
 	c.cmd.Stdin = nil
 	c.cmd.Stdout = c.out
 	c.cmd.Stderr = c.out
@@ -162,10 +167,14 @@ func Boot(ctx context.Context, opts Options) (*Container, error) {
 	log.Debug("nspawn boot", "args", args)
 	start := time.Now()
 	if err := c.cmd.Start(); err != nil {
+		groups.remove()
 		return nil, &Error{Step: "boot", Err: err}
 	}
 	go func() {
 		c.werr = c.cmd.Wait()
+		if err := groups.remove(); err != nil {
+			log.Warn("nspawn: control groups left behind", "machine", name, "err", err)
+		}
 		close(c.done)
 	}()
 	bctx, cancel := context.WithTimeout(ctx, opts.BootTimeout)

@@ -79,6 +79,31 @@ func TestTwoContainersSideBySide(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	// Each container has a control group of its own: a unit of one is not
+	// the same-named unit of the other. When they shared one (nspawn makes
+	// "payload" under its own group, and every container started from the
+	// same group), a's systemd read b's processes in probe.service's
+	// cgroup.procs as pid 0 and `systemctl kill` failed with EIO.
+	if out, err := a.Exec(ctx, "systemctl", "kill", "-s", "KILL", "probe.service"); err != nil {
+		t.Fatalf("systemctl kill in %s: %v\n%s", a.Name, err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := a.Exec(ctx, "systemctl", "is-active", "probe.service")
+		if st := strings.TrimSpace(string(out)); st == "failed" || st == "inactive" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: probe.service still %s after its kill", a.Name, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out, err := b.Exec(ctx, "systemctl", "is-active", "probe.service"); err != nil {
+		t.Fatalf("killing a's probe.service touched b's: %v\n%s", err, out)
+	}
+	if _, err := b.Exec(ctx, "python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8765/')"); err != nil {
+		t.Fatalf("%s's http.server after a's was killed: %v", b.Name, err)
+	}
 }
 
 func TestBootFailsCleanlyWithoutRootfs(t *testing.T) {
