@@ -2,6 +2,7 @@ package index
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,9 +45,11 @@ type fetcher struct {
 	creds    map[string]*url.Userinfo // host -> credentials
 	mu       sync.Mutex
 	cacheDir string // "" disables the HTTP cache
-	sem      chan struct{}
-	offline  bool
-	now      func() time.Time
+	// cacheDirOnce makes the cache's directory before the first write.
+	cacheDirOnce sync.Once
+	sem          chan struct{}
+	offline      bool
+	now          func() time.Time
 }
 
 type response struct {
@@ -176,29 +180,31 @@ type cacheMeta struct {
 	Size         int       `json:"size"`
 }
 
-func (f *fetcher) cachePaths(key string) (meta, body string) {
+// The HTTP cache keeps one file per entry, named by the hash of its key
+// in one directory: a line of JSON (cacheMeta), then the body. One file
+// and no subdirectories because a cold resolution writes an entry for
+// every page and metadata file it reads, and on ext4 each file created
+// costs far more than the write: two files per entry and 256 fan-out
+// directories made these writes most of a cold lock's CPU time.
+const httpCacheDir = "http-v2"
+
+func (f *fetcher) cachePath(key string) string {
 	sum := sha256.Sum256([]byte(key))
-	h := hex.EncodeToString(sum[:])
-	dir := filepath.Join(f.cacheDir, "http-v1", h[:2])
-	return filepath.Join(dir, h+".json"), filepath.Join(dir, h+".body")
+	return filepath.Join(f.cacheDir, httpCacheDir, hex.EncodeToString(sum[:]))
 }
 
 func (f *fetcher) readCache(key string) (*cacheMeta, []byte) {
 	if f.cacheDir == "" {
 		return nil, nil
 	}
-	mp, bp := f.cachePaths(key)
-	mb, err := os.ReadFile(mp)
+	data, err := os.ReadFile(f.cachePath(key))
 	if err != nil {
 		return nil, nil
 	}
+	head, body, ok := bytes.Cut(data, []byte("\n"))
 	var m cacheMeta
-	if json.Unmarshal(mb, &m) != nil {
-		return nil, nil
-	}
-	body, err := os.ReadFile(bp)
-	if err != nil || len(body) != m.Size {
-		return nil, nil // missing or torn: refetch
+	if !ok || json.Unmarshal(head, &m) != nil || len(body) != m.Size {
+		return nil, nil // torn or foreign: refetch
 	}
 	return &m, body
 }
@@ -207,32 +213,32 @@ func (f *fetcher) writeCache(key string, m *cacheMeta, body []byte) {
 	if f.cacheDir == "" {
 		return
 	}
-	mp, bp := f.cachePaths(key)
-	if err := os.MkdirAll(filepath.Dir(mp), 0o755); err != nil {
-		return
-	}
+	f.cacheDirOnce.Do(func() { os.MkdirAll(filepath.Join(f.cacheDir, httpCacheDir), 0o755) })
 	m.Size = len(body)
-	mb, _ := json.Marshal(m)
-	// Body first: a meta file always points at a complete body. No fsync:
-	// a cache entry lost in a crash is refetched, and Size catches a torn
-	// body.
-	if writeNoSync(bp, body) == nil {
-		_ = writeNoSync(mp, mb)
-	}
+	head, _ := json.Marshal(m)
+	// No fsync: an entry lost in a crash is refetched, and Size catches a
+	// torn body.
+	_ = writeNoSync(f.cachePath(key), append(append(head, '\n'), body...))
 }
+
+var tmpSeq atomic.Uint64
 
 // writeNoSync replaces path by rename of a temporary file, without fsync.
 func writeNoSync(path string, data []byte) error {
-	fh, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
+	var fh *os.File
+	var err error
+	for range 3 {
+		tmp := fmt.Sprintf("%s.tmp-%d-%d", path, os.Getpid(), tmpSeq.Add(1))
+		if fh, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); !errors.Is(err, os.ErrExist) {
+			break
+		}
+	}
 	if err != nil {
 		return err
 	}
 	_, err = fh.Write(data)
 	if cerr := fh.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(fh.Name(), 0o644)
 	}
 	if err == nil {
 		err = os.Rename(fh.Name(), path)
