@@ -37,6 +37,14 @@
 // want and start after, so boot brings it up first. Shutdown stops it and
 // removes it from the controller.
 //
+// Apply (apply.go) converges an instance to a spec: create, upgrade or
+// nothing, with a dry run that plans without changing the host; it is
+// what the deploykit.fleet Ansible collection runs on every host. A root's
+// listen address (listen.go, ROOT/settings.toml) is where every instance's
+// listening services are bound, so a load balancer on another host
+// reaches them; ports are hashed from the instance name, so an instance
+// has the same port on every host wherever it is free.
+//
 // Every operation takes an exclusive lock on the instance (a second one
 // fails with ErrLocked) and writes a journal before and after each step,
 // so a crash at any step leaves the instance in the old or the new state:

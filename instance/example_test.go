@@ -82,3 +82,33 @@ func ExampleManager() {
 	}
 	fmt.Println("now at", st.Current)
 }
+
+// Converge an instance to a spec, as a configuration-management run does on
+// each host: plan first (a dry run changes nothing), then apply. The
+// services are bound on the host's address, so a load balancer on
+// another host reaches them. (Needs root, Python 3 and PostgreSQL server
+// binaries, so it is not run as a test.)
+func ExampleManager_Apply() {
+	ctx := context.Background()
+	m, err := instance.Open(ctx, instance.Options{Root: "/srv/deploykit", ListenAddress: "10.0.0.5"})
+	if err != nil {
+		panic(err)
+	}
+	spec, err := instance.LoadSpec("/srv/app/app.toml")
+	if err != nil {
+		panic(err)
+	}
+	plan, _, err := m.Apply(ctx, "production", spec, instance.ApplyOptions{DryRun: true})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(plan) // e.g. "production upgraded from r4 to r5 (dry run: would be); differs: lock; packages 1 changed"
+	if !plan.Changed {
+		return
+	}
+	plan, st, err := m.Apply(ctx, "production", spec, instance.ApplyOptions{})
+	if err != nil {
+		panic(err) // a failed upgrade was rolled back
+	}
+	fmt.Println(plan.Action, st.Current, st.Ports)
+}

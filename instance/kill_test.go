@@ -49,6 +49,13 @@ func managerChild(ctx context.Context) error {
 			_, err = m.Upgrade(ctx, name, spec)
 		}
 		return err
+	case "apply":
+		spec, err := LoadSpec(os.Getenv("DEPLOYKIT_TEST_SPEC"))
+		if err != nil {
+			return err
+		}
+		_, _, err = m.Apply(ctx, name, spec, ApplyOptions{})
+		return err
 	case "remove":
 		return m.Remove(ctx, name, RemoveOptions{})
 	case "restore":

@@ -219,10 +219,11 @@ func (m *Manager) begin(ctx context.Context, name, op string) (unlock func(), re
 	if err := ValidateName(name); err != nil {
 		return nil, nil, err
 	}
-	// Only create makes an instance directory (the lock lives in it): any
+	// Only create (and apply, which may create) makes an instance
+	// directory (the lock lives in it): any
 	// other operation on an unknown instance fails here, before it leaves
 	// a lock file behind or does work (clone's backup) for nothing.
-	if op != "create" {
+	if op != "create" && op != "apply" {
 		if _, err := os.Stat(m.layout.InstanceDir(name)); errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, fmt.Errorf("instance %s: %w", name, ErrNotFound)
 		}

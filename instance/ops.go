@@ -116,6 +116,12 @@ func (m *Manager) Create(ctx context.Context, name string, spec *Spec) (*State, 
 		return nil, err
 	}
 	defer unlock()
+	return m.create(ctx, name, spec)
+}
+
+// create is Create with the instance lock held (Apply holds it across
+// its plan and the operation).
+func (m *Manager) create(ctx context.Context, name string, spec *Spec) (*State, error) {
 	if _, err := os.Stat(m.layout.StateFile(name)); err == nil {
 		return nil, fmt.Errorf("instance %s: %w", name, ErrExists)
 	}
@@ -323,6 +329,11 @@ func (m *Manager) upgrade(ctx context.Context, name, kind string, spec *Spec, ch
 		return nil, err
 	}
 	defer unlock()
+	return m.upgradeLocked(ctx, name, kind, spec, changes)
+}
+
+// upgradeLocked is upgrade with the instance lock held.
+func (m *Manager) upgradeLocked(ctx context.Context, name, kind string, spec *Spec, changes []string) (*State, error) {
 	st, err := readState(m.layout, name)
 	if err != nil {
 		return nil, err

@@ -64,13 +64,17 @@ func (m *Manager) installAndRestart(ctx context.Context, st *State, spec *Spec, 
 	if err := ctrl.Install(ctx, st.Name, comps); err != nil {
 		return err
 	}
-	if err := m.recordListenAddress(st); err != nil {
+	if moved {
+		err = ctrl.Start(ctx, st.Name)
+	} else {
+		err = ctrl.Restart(ctx, st.Name)
+	}
+	if err != nil {
 		return err
 	}
-	if moved {
-		return ctrl.Start(ctx, st.Name)
-	}
-	return ctrl.Restart(ctx, st.Name)
+	// Recorded once they run there: a move cut short is done again by
+	// the next install or start.
+	return m.recordListenAddress(st)
 }
 
 func (m *Manager) uninstallServices(ctx context.Context, name string) error {

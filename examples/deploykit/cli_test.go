@@ -17,7 +17,7 @@ import (
 func TestEveryCommandHasHelpWithExamples(t *testing.T) {
 	a := &app{}
 	root := a.rootCommand()
-	want := []string{"create", "list", "status", "start", "stop", "restart", "upgrade", "hotfix", "rollback", "run", "backup", "verify", "restore", "clone", "lock", "venv", "install", "sync", "units", "logs", "remove", "doctor"}
+	want := []string{"create", "list", "status", "start", "stop", "restart", "upgrade", "apply", "hotfix", "rollback", "run", "backup", "verify", "restore", "clone", "lock", "venv", "install", "sync", "units", "logs", "remove", "doctor"}
 	have := map[string]*cobra.Command{}
 	for _, c := range root.Commands() {
 		have[c.Name()] = c

@@ -7,6 +7,7 @@
 //	deploykit list | status NAME   [--json]
 //	deploykit start | stop | restart NAME [COMPONENT]
 //	deploykit upgrade NAME [--spec app.toml]    new release; migrate; switch; restart; rollback on failure
+//	deploykit apply NAME --spec app.toml [--dry-run]  converge: create, upgrade or nothing (Ansible's unit)
 //	deploykit hotfix NAME REQUIREMENT...        new release = current lock + these changes
 //	deploykit rollback NAME [--to RELEASE]
 //	deploykit run NAME -- CMD ARGS...           in the instance's env, as its user

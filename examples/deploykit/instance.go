@@ -26,7 +26,7 @@ func (a *app) instanceCommands() []*cobra.Command {
 		a.controlCommand("start", "Start an instance's components", "started"),
 		a.controlCommand("stop", "Stop an instance's components", "stopped"),
 		a.controlCommand("restart", "Restart an instance's components (sockets handed over: no dropped requests)", "restarted"),
-		a.upgradeCommand(), a.hotfixCommand(), a.rollbackCommand(),
+		a.upgradeCommand(), a.applyCommand(), a.hotfixCommand(), a.rollbackCommand(),
 		a.runCommand(),
 		a.backupCommand(), a.verifyCommand(), a.restoreCommand(), a.cloneCommand(),
 		a.unitsCommand(), a.logsCommand(), a.removeCommand(), a.shutdownCommand(),
