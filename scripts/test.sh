@@ -41,6 +41,7 @@ need systemd-analyze systemd
 need useradd passwd
 need curl curl
 need /usr/bin/time time          # scripts/bench/* measure peak memory with it
+need strace strace               # venv's test counts an install's system calls
 need /usr/lib/rabbitmq/bin/rabbitmq-server rabbitmq-server   # internal/rabbittest's throwaway node
 
 if ((${#missing[@]})); then

@@ -33,7 +33,7 @@ func TestKillChild(t *testing.T) {
 		testHookPlaced = die
 	}
 	ctx := context.Background()
-	v, err := Open(ctx, os.Getenv("DK_KILL_VENV"), OpenOptions{})
+	v, err := Open(ctx, os.Getenv("DK_KILL_VENV"), OpenOptions{CacheDir: os.Getenv("DK_KILL_FACTS")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/deploykit/deploykit/internal/flock"
@@ -81,10 +80,18 @@ func (v *Venv) runTxn(ctx context.Context, c *Cache, places []placement, removes
 			stash(p)
 		}
 	}
+	// What is already there comes from one listing per existing
+	// directory, not a stat per file: on a fresh venv nearly every
+	// destination is new, and each probe would be a failed lookup.
+	scan := newDirScan(v.Dir, func(p string) bool { _, ok := stashOf[p]; return ok })
 	for _, pl := range places {
 		j.Created = append(j.Created, pl.dest)
-		if st, err := os.Lstat(pl.dest); err == nil {
-			if st.IsDir() {
+		typ, exists, err := scan.entry(pl.dest)
+		if err != nil {
+			return err
+		}
+		if exists {
+			if typ.IsDir() {
 				return fmt.Errorf("%s: a directory is in the way of a file", pl.dest)
 			}
 			stash(pl.dest)
@@ -121,7 +128,7 @@ func (v *Venv) runTxn(ctx context.Context, c *Cache, places []placement, removes
 			}
 		}
 	}
-	if err := v.placeAll(ctx, c, places, jobs); err != nil {
+	if err := v.placeAll(ctx, c, places, scan, jobs); err != nil {
 		return err
 	}
 	// Commit.
@@ -136,105 +143,6 @@ func (v *Venv) runTxn(ctx context.Context, c *Cache, places []placement, removes
 		gone = append(gone, s.Path)
 	}
 	v.pruneEmptyDirs(gone)
-	return nil
-}
-
-func (v *Venv) placeAll(ctx context.Context, c *Cache, places []placement, jobs int) error {
-	devs := [2]uint64{devOf(c.dir), devOf(v.Dir)}
-	var made sync.Map
-	mkdir := func(d string) error {
-		if _, ok := made.Load(d); ok {
-			return nil
-		}
-		if err := os.MkdirAll(d, 0o777); err != nil {
-			return err
-		}
-		made.Store(d, true)
-		return nil
-	}
-	work := make(chan int)
-	errc := make(chan error, jobs)
-	var wg sync.WaitGroup
-	var count int
-	var countMu sync.Mutex
-	for w := 0; w < jobs; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				if err := placeOne(c, places[i], devs, mkdir); err != nil {
-					errc <- err
-					// Drain so the feeder stops.
-					for range work {
-					}
-					return
-				}
-				if testHookPlaced != nil {
-					countMu.Lock()
-					count++
-					testHookPlaced(count)
-					countMu.Unlock()
-				}
-			}
-		}()
-	}
-	var err error
-feed:
-	for i := range places {
-		select {
-		case work <- i:
-		case err = <-errc:
-			break feed
-		case <-ctx.Done():
-			err = ctx.Err()
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
-	if err == nil {
-		select {
-		case err = <-errc:
-		default:
-		}
-	}
-	return err
-}
-
-func placeOne(c *Cache, pl placement, devs [2]uint64, mkdir func(string) error) error {
-	if err := mkdir(filepath.Dir(pl.dest)); err != nil {
-		return err
-	}
-	put := func() error {
-		if pl.src != "" {
-			return c.place(pl.src, pl.dest, devs)
-		}
-		f, err := os.OpenFile(pl.dest, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return err
-		}
-		_, err = f.Write(pl.data)
-		if err == nil {
-			err = f.Chmod(pl.mode)
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			os.Remove(pl.dest)
-		}
-		return err
-	}
-	err := put()
-	if errors.Is(err, fs.ErrExist) {
-		// Two wheels of one transaction ship the same file: the later
-		// one wins, as with pip installing them in sequence.
-		os.Remove(pl.dest)
-		err = put()
-	}
-	if err != nil {
-		return fmt.Errorf("placing %s: %w", pl.dest, err)
-	}
 	return nil
 }
 
