@@ -336,14 +336,14 @@ func (n *Node) Env() map[string]string {
 		// holds the feature flags file): RabbitMQ takes a non-empty
 		// database directory for a node that booted before, and would
 		// not enable every feature flag on the first boot.
-		"RABBITMQ_MNESIA_BASE":          n.DataDir(),
-		"RABBITMQ_MNESIA_DIR":           filepath.Join(n.DataDir(), "mnesia"),
-		"RABBITMQ_LOG_BASE":             n.path("log"),
-		"RABBITMQ_LOGS":                 "-",
-		"RABBITMQ_PID_FILE":             n.path("node.pid"),
-		"RABBITMQ_DIST_PORT":            strconv.Itoa(p.Dist),
-		"ERL_EPMD_PORT":                 strconv.Itoa(p.EPMD),
-		"ERL_EPMD_ADDRESS":              "127.0.0.1",
+		"RABBITMQ_MNESIA_BASE": n.DataDir(),
+		"RABBITMQ_MNESIA_DIR":  filepath.Join(n.DataDir(), "mnesia"),
+		"RABBITMQ_LOG_BASE":    n.path("log"),
+		"RABBITMQ_LOGS":        "-",
+		"RABBITMQ_PID_FILE":    n.path("node.pid"),
+		"RABBITMQ_DIST_PORT":   strconv.Itoa(p.Dist),
+		"ERL_EPMD_PORT":        strconv.Itoa(p.EPMD),
+		"ERL_EPMD_ADDRESS":     "127.0.0.1",
 		// The distribution listens on loopback only.
 		"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
 	}
