@@ -28,6 +28,9 @@ func (m *Manager) identity(st *State, spec *Spec) {
 	if spec.Database != nil {
 		st.Database, st.Role = names.Database, names.Role
 	}
+	if spec.Broker != nil {
+		st.Broker, st.BrokerUser = names.Role, names.Role
+	}
 }
 
 // ensureAccount creates the instance's user and group (or finds them) and

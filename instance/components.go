@@ -129,7 +129,7 @@ func (m *Manager) components(st *State, spec *Spec, id string) ([]services.Compo
 			UID:         st.UID,
 			GID:         st.GID,
 			StopTimeout: time.Duration(svc.StopTimeout) * time.Second,
-			After:       m.clusterRefs(st),
+			After:       append(m.clusterRefs(st), m.brokerRefs(st)...),
 			Relax: services.Relaxations{
 				AllowWriteExecute: svc.AllowWriteExecute,
 				AllowHome:         svc.AllowHome,

@@ -19,7 +19,6 @@ import (
 
 	"github.com/deploykit/deploykit/instance/account"
 	"github.com/deploykit/deploykit/instance/schema"
-	"github.com/deploykit/deploykit/internal/atomicfile"
 	"github.com/deploykit/deploykit/internal/pgcluster"
 	"github.com/deploykit/deploykit/services"
 	"github.com/deploykit/deploykit/services/systemd"
@@ -64,11 +63,15 @@ func (m *Manager) server(ctx context.Context) (*dbServer, error) {
 	return m.db, nil
 }
 
-// Shutdown stops the embedded PostgreSQL cluster, if this root has one
-// and it is running (and removes it from the service controller: its
-// unit under systemd, its entry in the built-in supervisor).
-// Instances' services are not stopped.
+// Shutdown stops the embedded PostgreSQL cluster and the embedded
+// RabbitMQ node, if this root has them and they run (and removes them
+// from the service controller: their units under systemd, their entries
+// in the built-in supervisor). Instances' services are not stopped.
 func (m *Manager) Shutdown(ctx context.Context) error {
+	return errors.Join(m.shutdownBroker(ctx), m.shutdownDatabase(ctx))
+}
+
+func (m *Manager) shutdownDatabase(ctx context.Context) error {
 	if m.opts.DatabaseURL != "" {
 		return nil
 	}
@@ -268,16 +271,7 @@ func (m *Manager) ensureDatabase(ctx context.Context, st *State, spec *Spec) err
 	if err != nil {
 		return err
 	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "# written by deploykit: the instance's database\nDATABASE_URL=%s\n", ci.URL())
-	p := m.layout.EnvFile(st.Name)
-	if err := atomicfile.WriteFile(p, b.Bytes(), 0o600); err != nil {
-		return err
-	}
-	if acct.Privileged {
-		return os.Chown(p, acct.UID, acct.GID)
-	}
-	return nil
+	return m.setEnv(st.Name, acct, map[string]string{"DATABASE_URL": ci.URL()})
 }
 
 // appConnInfo is how the instance's processes reach their database: by

@@ -27,6 +27,7 @@ func managerChild(ctx context.Context) error {
 	opts := Options{
 		Root:          os.Getenv("DEPLOYKIT_TEST_ROOT"),
 		DatabaseURL:   os.Getenv("DEPLOYKIT_TEST_DB"),
+		BrokerURL:     os.Getenv("DEPLOYKIT_TEST_BROKER"),
 		Services:      "supervise",
 		Python:        "/usr/bin/python3",
 		HealthTimeout: 20 * time.Second,
@@ -99,7 +100,7 @@ func childCommand(f *fixture, op, name, specPath, point string) (*exec.Cmd, erro
 		return nil, err
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), "DEPLOYKIT_TEST_CHILD=manager", "DEPLOYKIT_TEST_ROOT="+f.root, "DEPLOYKIT_TEST_DB="+f.dbURL,
+	cmd.Env = append(os.Environ(), "DEPLOYKIT_TEST_CHILD=manager", "DEPLOYKIT_TEST_ROOT="+f.root, "DEPLOYKIT_TEST_DB="+f.dbURL, "DEPLOYKIT_TEST_BROKER="+f.brokerURL,
 		"DEPLOYKIT_TEST_NAME="+name, "DEPLOYKIT_TEST_OP="+op, "DEPLOYKIT_TEST_SPEC="+specPath, "DEPLOYKIT_TEST_CRASH_AT="+point)
 	return cmd, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/deploykit/deploykit/internal/pgtest"
+	"github.com/deploykit/deploykit/internal/rabbittest"
 )
 
 // TestMain dispatches the two ways this test binary is re-executed: as
@@ -27,7 +28,8 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	pgtest.Main(m)
+	// Both servers start on first use; only broker tests pay for RabbitMQ.
+	os.Exit(pgtest.Finish(rabbittest.Finish(m.Run())))
 }
 
 func runChild(ctx context.Context, mode string) error {

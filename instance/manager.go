@@ -30,6 +30,11 @@ type Options struct {
 	// to create roles and databases; "" uses (and if needed creates and
 	// starts) the embedded cluster under ROOT/postgres.
 	DatabaseURL string
+	// BrokerURL names an existing RabbitMQ's management API with an
+	// administrator's credentials (http://USER:PASSWORD@HOST:15672/);
+	// "" uses (and if needed creates and starts) the embedded node under
+	// ROOT/rabbitmq. Only instances whose spec has [broker] use it.
+	BrokerURL string
 	// Services is "auto" (""; systemd when PID 1 is systemd, else the
 	// built-in supervisor), "systemd" or "supervise".
 	Services string
@@ -107,6 +112,7 @@ type Manager struct {
 	opts   Options
 	log    *slog.Logger
 	dbState
+	brokerState
 
 	settingsMu sync.Mutex
 	settings   Settings // as recorded in ROOT/settings.toml

@@ -32,6 +32,9 @@ type fixture struct {
 	specDir string
 	dbURL   string
 	wheels  string
+	// brokerURL is the test binary's RabbitMQ (internal/rabbittest), set
+	// by tests of the broker (withBroker).
+	brokerURL string
 }
 
 func randomName(prefix string) string {
@@ -86,6 +89,12 @@ func newFixture(t *testing.T) *fixture {
 // spec writes app.toml for an application version and loads it.
 func (f *fixture) spec(t *testing.T, version string) *Spec {
 	t.Helper()
+	return f.specWith(t, version, "")
+}
+
+// specWith is spec with extra TOML appended (tables such as [broker]).
+func (f *fixture) specWith(t *testing.T, version, extra string) *Spec {
+	t.Helper()
 	toml := fmt.Sprintf(`name = "testapp"
 python = ">=3.8"
 requirements = ["requirements.txt"]
@@ -99,7 +108,7 @@ migrate = ["python", "-c", "import six, os; assert os.environ['DATABASE_URL']"]
 command = ["python", %q]
 listen = true
 health = "/"
-`, version, filepath.Join(f.specDir, "server.py"))
+`, version, filepath.Join(f.specDir, "server.py")) + extra
 	p := filepath.Join(f.specDir, "app.toml")
 	if err := os.WriteFile(p, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
@@ -112,7 +121,7 @@ health = "/"
 }
 
 func (f *fixture) options() Options {
-	return Options{Root: f.root, DatabaseURL: f.dbURL, Services: "supervise", Python: "/usr/bin/python3", HealthTimeout: 20 * time.Second}
+	return Options{Root: f.root, DatabaseURL: f.dbURL, BrokerURL: f.brokerURL, Services: "supervise", Python: "/usr/bin/python3", HealthTimeout: 20 * time.Second}
 }
 
 func (f *fixture) open(t *testing.T) *Manager {

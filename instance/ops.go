@@ -266,6 +266,11 @@ func (m *Manager) planCreate(ctx context.Context, name string, params map[string
 		}, undo: func(ctx context.Context) error {
 			return m.dropDatabase(ctx, st)
 		}},
+		{name: "broker", do: func(ctx context.Context) error {
+			return m.ensureBroker(ctx, st, spec)
+		}, undo: func(ctx context.Context) error {
+			return m.dropBroker(ctx, st)
+		}},
 		{name: "build", do: func(ctx context.Context) error {
 			return m.buildRelease(ctx, st, spec, id, buildBase{})
 		}, undo: func(ctx context.Context) error {
@@ -431,6 +436,12 @@ func (m *Manager) planUpgrade(ctx context.Context, name, kind string, params map
 		{name: "database", do: func(ctx context.Context) error {
 			// A spec may gain a database in an upgrade.
 			return m.ensureDatabase(ctx, st, spec)
+		}},
+		{name: "broker", do: func(ctx context.Context) error {
+			// Or a broker (see brokerUndo).
+			return m.ensureBroker(ctx, st, spec)
+		}, undo: func(ctx context.Context) error {
+			return m.brokerUndo(ctx, old, spec)
 		}},
 		{name: "migrate", do: func(ctx context.Context) error {
 			return m.migrate(ctx, st, spec, id)
@@ -603,6 +614,11 @@ func (m *Manager) Remove(ctx context.Context, name string, opts RemoveOptions) e
 			return fmt.Errorf("instance %s: %w: it is on %s, this command uses %s (pass the --database-url it was created with)", name, ErrOtherServer, cur.DatabaseServer, id)
 		}
 	}
+	if cur.Broker != "" && cur.BrokerServer != "" {
+		if err := m.checkBrokerServer(cur); err != nil {
+			return err
+		}
+	}
 	params := map[string]string{}
 	if st, err := readState(m.layout, name); err == nil {
 		if err := stateParams(st, params); err != nil {
@@ -644,6 +660,9 @@ func (m *Manager) planRemove(ctx context.Context, name string, params map[string
 		}},
 		{name: "database", do: func(ctx context.Context) error {
 			return m.dropDatabase(ctx, st)
+		}},
+		{name: "broker", do: func(ctx context.Context) error {
+			return m.dropBroker(ctx, st)
 		}},
 		{name: "account", do: func(ctx context.Context) error {
 			return m.removeAccount(ctx, st)

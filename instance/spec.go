@@ -35,6 +35,8 @@ type Spec struct {
 	Env map[string]string `toml:"env" json:"env,omitempty"`
 	// Database is nil when the application needs no database.
 	Database *DatabaseSpec `toml:"database" json:"database,omitempty"`
+	// Broker is nil when the application needs no message broker.
+	Broker *BrokerSpec `toml:"broker" json:"broker,omitempty"`
 	Hooks    HooksSpec     `toml:"hooks" json:"hooks"`
 	// Services are the long-running components, by name.
 	Services map[string]ServiceSpec `toml:"services" json:"services,omitempty"`
@@ -51,6 +53,14 @@ type DatabaseSpec struct {
 	// Migrations is a directory (relative to the spec) of versioned SQL
 	// files applied in order by instance/schema; "" for none.
 	Migrations string `toml:"migrations" json:"migrations,omitempty"`
+}
+
+// BrokerSpec asks for a message broker space per instance: a RabbitMQ
+// vhost and user (instance/broker). Components see BROKER_URL and
+// CELERY_BROKER_URL.
+type BrokerSpec struct {
+	// Kind is the broker: "rabbitmq" (the default, and the only one).
+	Kind string `toml:"kind" json:"kind,omitempty"`
 }
 
 // HooksSpec holds commands run during a release, in the instance's
@@ -239,6 +249,24 @@ func (s *Spec) validate(bad func(key, format string, args ...any)) {
 		}
 	}
 	checkEnv("env", s.Env)
+	if s.Broker != nil {
+		switch s.Broker.Kind {
+		case "", "rabbitmq":
+		default:
+			bad("broker.kind", "%q is not a known broker (rabbitmq)", s.Broker.Kind)
+		}
+		envs := map[string]map[string]string{"env": s.Env}
+		for _, n := range sortedKeys(s.Services) {
+			envs["services."+n+".env"] = s.Services[n].Env
+		}
+		for _, key := range sortedKeys(envs) {
+			for _, k := range []string{"BROKER_URL", "CELERY_BROKER_URL"} {
+				if _, ok := envs[key][k]; ok {
+					bad(key+"."+k, "%s is set by deploykit for the [broker] and cannot be overridden", k)
+				}
+			}
+		}
+	}
 	checkArgv := func(key string, argv []string, required bool) {
 		if len(argv) == 0 {
 			if required {

@@ -35,6 +35,13 @@ type State struct {
 	// or the host:port of the --database-url it was created with.
 	DatabaseServer string `toml:"database_server,omitempty" json:"database_server,omitempty"`
 
+	// Broker is the instance's RabbitMQ vhost, "" when the spec has no
+	// broker; BrokerUser its user. BrokerServer is where they are:
+	// "embedded" (ROOT/rabbitmq) or the host:port of the --broker-url.
+	Broker       string `toml:"broker,omitempty" json:"broker,omitempty"`
+	BrokerUser   string `toml:"broker_user,omitempty" json:"broker_user,omitempty"`
+	BrokerServer string `toml:"broker_server,omitempty" json:"broker_server,omitempty"`
+
 	// Ports holds the port of each listening service, allocated once.
 	Ports map[string]int `toml:"ports" json:"ports"`
 	// ListenAddress is the address the listening services are bound on,

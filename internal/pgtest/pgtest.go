@@ -291,8 +291,12 @@ func teardown() error {
 
 // Main runs the tests and then tears the cluster down. Call it from
 // TestMain; it does not return.
-func Main(m *testing.M) {
-	code := m.Run()
+func Main(m *testing.M) { os.Exit(Finish(m.Run())) }
+
+// Finish tears the cluster down after m.Run and returns the exit code to
+// use: code, or 1 when the teardown failed. For TestMains that have
+// other fixtures to tear down too (internal/rabbittest's node).
+func Finish(code int) int {
 	shared.mu.Lock()
 	err := teardown()
 	shared.mu.Unlock()
@@ -302,7 +306,7 @@ func Main(m *testing.M) {
 			code = 1
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // PGVersionNum returns the server's server_version_num (e.g. 150018).

@@ -1,0 +1,365 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/deploykit/deploykit/instance/broker"
+	"github.com/deploykit/deploykit/internal/rabbittest"
+	"github.com/deploykit/deploykit/services"
+)
+
+func servicesLogOptions() services.LogOptions { return services.LogOptions{} }
+
+const brokerTOML = "[broker]\nkind = \"rabbitmq\"\n"
+
+// withBroker points the fixture at the test binary's RabbitMQ.
+func (f *fixture) withBroker(t *testing.T) *broker.Admin {
+	t.Helper()
+	srv := rabbittest.Get(t)
+	f.brokerURL = srv.AdminURL
+	a, err := broker.ParseAdminURL(srv.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// celerySpec writes the celery application (testdata/celeryapp): a web
+// component that sends a task, a worker that runs it.
+func (f *fixture) celerySpec(t *testing.T) *Spec {
+	t.Helper()
+	for _, n := range []string{"tasks.py", "web.py"} {
+		b, err := os.ReadFile(filepath.Join("testdata/celeryapp", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(f.specDir, n), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := "--no-index\n--find-links " + f.wheels + "\ncelery\n"
+	if err := os.WriteFile(filepath.Join(f.specDir, "requirements-celery.txt"), []byte(req), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	toml := fmt.Sprintf(`name = "celeryapp"
+python = ">=3.8"
+requirements = ["requirements-celery.txt"]
+[env]
+PYTHONPATH = %q
+DATA_DIR = "{data}"
+[broker]
+kind = "rabbitmq"
+[services.web]
+command = ["python", %q]
+listen = true
+health = "/"
+[services.worker]
+command = ["celery", "-A", "tasks", "worker", "--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"]
+`, f.specDir, filepath.Join(f.specDir, "web.py"))
+	p := filepath.Join(f.specDir, "celery.toml")
+	if err := os.WriteFile(p, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadSpec(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// brokerURLOf is the BROKER_URL instance name's processes see.
+func brokerURLOf(t *testing.T, m *Manager, name string) *url.URL {
+	t.Helper()
+	env, err := readEnvFile(m.Layout().EnvFile(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env["CELERY_BROKER_URL"] != env["BROKER_URL"] {
+		t.Fatalf("CELERY_BROKER_URL %q differs from BROKER_URL", env["CELERY_BROKER_URL"])
+	}
+	u, err := url.Parse(env["BROKER_URL"])
+	if err != nil || u.Scheme != "amqp" {
+		t.Fatalf("BROKER_URL %q: %v", env["BROKER_URL"], err)
+	}
+	return u
+}
+
+func amqpCode(err error) int {
+	var ae *amqp.Error
+	if errors.As(err, &ae) {
+		return ae.Code
+	}
+	return 0
+}
+
+// checkBrokerGone asserts instance name has no vhost and no user left.
+func checkBrokerGone(t *testing.T, admin *broker.Admin, name string) {
+	t.Helper()
+	ctx := context.Background()
+	vh, err := admin.VhostExists(ctx, "dk-"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := admin.UserExists(ctx, "dk-"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vh || u {
+		t.Fatalf("left on the broker: vhost %v, user %v", vh, u)
+	}
+}
+
+// Two instances of one spec with a broker: each has its own vhost, one's
+// credentials are refused on the other's vhost, guest is refused; a
+// celery task sent by A's web component runs in A's worker, never in
+// B's. Remove leaves no vhost and no user.
+func TestBrokerTwoInstancesCeleryTasksStayInTheirVhost(t *testing.T) {
+	f := newFixture(t)
+	admin := f.withBroker(t)
+	m := f.open(t)
+	ctx := context.Background()
+	a, b := randomName("qa"), randomName("qb")
+	cleanup(t, m, a)
+	cleanup(t, m, b)
+	spec := f.celerySpec(t)
+	sa, err := m.Create(ctx, a, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := m.Create(ctx, b, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa.Broker != "dk-"+a || sb.Broker != "dk-"+b || sa.BrokerServer == "" {
+		t.Fatalf("records: %+v %+v", sa, sb)
+	}
+	ua, ub := brokerURLOf(t, m, a), brokerURLOf(t, m, b)
+	if ua.Path != "/dk-"+a || ub.Path != "/dk-"+b {
+		t.Fatalf("vhosts %s %s", ua.Path, ub.Path)
+	}
+	fi, err := os.Stat(m.Layout().brokerPasswordFile(a))
+	if err != nil || fi.Mode().Perm() != 0o600 || statUID(fi) != sa.UID {
+		t.Fatalf("broker password file: %v %v", fi, err)
+	}
+	// The password is in the secrets env file only, not in unit specs.
+	spec1, _ := os.ReadFile(filepath.Join(m.Layout().SupervisorDir(), a, "spec.json"))
+	pw, _ := ua.User.Password()
+	if len(spec1) == 0 || strings.Contains(string(spec1), pw) {
+		t.Fatalf("the supervisor's spec of %s holds the broker password (or is missing)", a)
+	}
+
+	c, err := amqp.Dial(ua.String())
+	if err != nil {
+		t.Fatalf("A on its own vhost: %v", err)
+	}
+	c.Close()
+	cross := *ua
+	cross.Path = ub.Path
+	if _, err := amqp.Dial(cross.String()); amqpCode(err) != amqp.NotAllowed {
+		t.Fatalf("A's credentials on B's vhost: %v (want NOT_ALLOWED, access to vhost refused)", err)
+	}
+	guest := *ub
+	guest.User = url.UserPassword("guest", "guest")
+	if _, err := amqp.Dial(guest.String()); amqpCode(err) != amqp.AccessRefused {
+		t.Fatalf("guest: %v (want ACCESS_REFUSED)", err)
+	}
+
+	// A's web component sends a task; A's worker runs it.
+	token := randomName("t")
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/send?token=%s", sa.Ports["web"], token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"task"`) {
+		t.Fatalf("A's web component: %s %s", resp.Status, body)
+	}
+	done := filepath.Join(m.Layout().DataDir(a), "done-"+token)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if got, err := os.ReadFile(done); err == nil && string(got) == a {
+			break
+		}
+		if time.Now().After(deadline) {
+			logs := ""
+			if rc, err := m.Logs(ctx, a, "worker", servicesLogOptions()); err == nil {
+				b, _ := io.ReadAll(io.LimitReader(rc, 8192))
+				rc.Close()
+				logs = string(b)
+			}
+			t.Fatalf("A's worker did not run the task within 60s; worker log:\n%s", logs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// B's worker never got it: nothing in B's data, nothing in B's log.
+	time.Sleep(2 * time.Second)
+	if ents, _ := filepath.Glob(filepath.Join(m.Layout().DataDir(b), "done-*")); len(ents) > 0 {
+		t.Fatalf("B's worker ran a task: %v", ents)
+	}
+	if rc, err := m.Logs(ctx, b, "worker", servicesLogOptions()); err == nil {
+		lb, _ := io.ReadAll(rc)
+		rc.Close()
+		if strings.Contains(string(lb), token) {
+			t.Fatalf("B's worker saw A's task:\n%s", lb)
+		}
+	}
+
+	// Remove leaves no vhost and no user; a second remove finds nothing.
+	if err := m.Remove(ctx, b, RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkBrokerGone(t, admin, b)
+	if err := m.Remove(ctx, b, RemoveOptions{}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second remove: %v", err)
+	}
+	// A is untouched.
+	if ok, _ := admin.VhostExists(ctx, "dk-"+a); !ok {
+		t.Fatal("removing B removed A's vhost")
+	}
+}
+
+// An upgrade re-provisions without changing anything: same BROKER_URL.
+func TestBrokerUpgradeKeepsTheVhostAndPassword(t *testing.T) {
+	f := newFixture(t)
+	f.withBroker(t)
+	m := f.open(t)
+	ctx := context.Background()
+	name := randomName("qu")
+	cleanup(t, m, name)
+	if _, err := m.Create(ctx, name, f.specWith(t, "1", brokerTOML)); err != nil {
+		t.Fatal(err)
+	}
+	before := brokerURLOf(t, m, name).String()
+	if _, err := m.Upgrade(ctx, name, f.specWith(t, "2", brokerTOML)); err != nil {
+		t.Fatal(err)
+	}
+	if after := brokerURLOf(t, m, name).String(); after != before {
+		t.Fatal("the upgrade changed BROKER_URL")
+	}
+	env, _ := readEnvFile(m.Layout().EnvFile(name))
+	if env["DATABASE_URL"] == "" {
+		t.Fatal("the broker's env lines replaced DATABASE_URL")
+	}
+}
+
+// A create killed at the broker step is rolled back: no vhost, no user
+// (besides everything checkGone checks); then it converges.
+func TestBrokerCreateKilledAtTheBrokerStepRollsBack(t *testing.T) {
+	f := newFixture(t)
+	admin := f.withBroker(t)
+	m := f.open(t)
+	f.specWith(t, "1", brokerTOML)
+	specPath := filepath.Join(f.specDir, "app.toml")
+	name := randomName("qk")
+	cleanup(t, m, name)
+	for _, point := range []string{"broker", "broker:done", "build"} {
+		t.Run(point, func(t *testing.T) {
+			if err := runKilled(f, "create", name, specPath, point); err != nil {
+				t.Fatal(err)
+			}
+			checkGone(t, m, name)
+			checkBrokerGone(t, admin, name)
+		})
+	}
+	st, err := m.Create(context.Background(), name, f.specWith(t, "1", brokerTOML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := amqp.Dial(brokerURLOf(t, m, name).String())
+	if err != nil {
+		t.Fatalf("after the kills, create's vhost: %v", err)
+	}
+	c.Close()
+	if a := get(t, st.Ports["web"]); a.Instance != name {
+		t.Fatalf("answered %+v", a)
+	}
+}
+
+// An upgrade that gives an instance a broker, killed at the broker step,
+// leaves the instance as it was (no vhost); killed after its commit, the
+// instance has one. A remove killed after its broker step finishes.
+func TestBrokerUpgradeAndRemoveKilledAtTheBrokerStep(t *testing.T) {
+	f := newFixture(t)
+	admin := f.withBroker(t)
+	m := f.open(t)
+	ctx := context.Background()
+	name := randomName("qg")
+	cleanup(t, m, name)
+	if _, err := m.Create(ctx, name, f.spec(t, "1")); err != nil {
+		t.Fatal(err)
+	}
+	specPath := filepath.Join(f.specDir, "app.toml")
+	for i, point := range []string{"broker", "broker:done", "health:done"} {
+		t.Run(point, func(t *testing.T) {
+			f.specWith(t, fmt.Sprint(i+2), brokerTOML)
+			if err := runKilled(f, "upgrade", name, specPath, point); err != nil {
+				t.Fatal(err)
+			}
+			st, err := m.Status(ctx, name)
+			if err != nil || st.Recovered == nil {
+				t.Fatalf("status %+v %v", st, err)
+			}
+			checkBrokerGone(t, admin, name)
+			rec, _ := readState(m.Layout(), name)
+			if rec.Broker != "" {
+				t.Fatalf("rolled-back upgrade left a broker in the record: %+v", rec)
+			}
+		})
+	}
+	up, err := m.Upgrade(ctx, name, f.specWith(t, "9", brokerTOML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Broker != "dk-"+name {
+		t.Fatalf("record after the upgrade: %+v", up)
+	}
+	if ok, _ := admin.VhostExists(ctx, up.Broker); !ok {
+		t.Fatal("no vhost after the upgrade gained a broker")
+	}
+	if err := runKilled(f, "remove", name, "", "broker:done"); err != nil {
+		t.Fatal(err)
+	}
+	checkGone(t, m, name)
+	checkBrokerGone(t, admin, name)
+}
+
+func TestSpecBrokerTable(t *testing.T) {
+	base := "name = \"a\"\n[env]\nX = \"1\"\n"
+	s, err := ParseSpec([]byte(base+"[broker]\nkind = \"rabbitmq\"\n"), "app.toml")
+	if err != nil || s.Broker == nil || s.Broker.Kind != "rabbitmq" {
+		t.Fatalf("%+v %v", s, err)
+	}
+	if s, err := ParseSpec([]byte(base+"[broker]\n"), "app.toml"); err != nil || s.Broker == nil {
+		t.Fatalf("an empty [broker] table: %+v %v", s, err)
+	}
+	if s, err := ParseSpec([]byte(base), "app.toml"); err != nil || s.Broker != nil {
+		t.Fatalf("no [broker]: %+v %v", s, err)
+	}
+	for in, want := range map[string]string{
+		base + "[broker]\nkind = \"redis\"\n":                                                        `app.toml:5: broker.kind: "redis" is not a known broker`,
+		"name = \"a\"\n[env]\nBROKER_URL = \"x\"\n[broker]\n":                                        "app.toml:3: env.BROKER_URL: BROKER_URL is set by deploykit",
+		base + "[broker]\nqueue = \"x\"\n":                                                           `broker.queue: unknown key`,
+		"name = \"a\"\n[broker]\n[services.w]\ncommand=[\"x\"]\nenv = {CELERY_BROKER_URL = \"y\"}\n": "services.w.env.CELERY_BROKER_URL",
+	} {
+		if _, err := ParseSpec([]byte(in), "app.toml"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v (want %q)", in, err, want)
+		}
+	}
+	// Without [broker], BROKER_URL is the application's own business.
+	if _, err := ParseSpec([]byte("name = \"a\"\n[env]\nBROKER_URL = \"amqp://elsewhere\"\n"), "app.toml"); err != nil {
+		t.Fatal(err)
+	}
+}
