@@ -120,6 +120,7 @@ type raw struct {
 	badChain bool
 	format   int
 	instance string
+	broker   bool // the manifest names a broker
 }
 
 func (a *raw) add(h *tar.Header, body string) *raw {
@@ -149,7 +150,11 @@ func (a *raw) bytes(t testing.TB) []byte {
 	if inst == "" {
 		inst = "prod"
 	}
-	man, _ := json.Marshal(map[string]any{"format": format, "instance": inst})
+	mm := map[string]any{"format": format, "instance": inst}
+	if a.broker {
+		mm["broker"] = map[string]string{"kind": "rabbitmq", "vhost": "dk-" + inst}
+	}
+	man, _ := json.Marshal(mm)
 	hdrs := append([]*tar.Header{{Typeflag: tar.TypeReg, Name: ManifestName, Mode: 0o644, Size: int64(len(man))}}, a.hdrs...)
 	bodies := append([]string{string(man)}, a.bodies...)
 	write := func(h *tar.Header, body string) {
@@ -243,7 +248,14 @@ func TestHostileArchivesAreRejected(t *testing.T) {
 		{"db dir", base().dir("db/x"), ErrUnsupportedType},
 		{"no seal", func() *raw { a := base().file("files/data/a", "x"); a.noSeal = true; return a }(), ErrTruncated},
 		{"bad chain", func() *raw { a := base().file("files/data/a", "x"); a.badChain = true; return a }(), ErrSeal},
-		{"unknown version", &raw{format: 2}, ErrFormatVersion},
+		{"unknown version", &raw{format: 3}, ErrFormatVersion},
+		{"broker member in format 1", (&raw{}).file(BrokerName, "{}"), ErrUnsafePath},
+		{"format 2 without a broker", &raw{format: 2}, ErrManifest},
+		{"format 1 naming a broker", &raw{format: 1, broker: true}, ErrManifest},
+		{"broker member not second", (&raw{format: 2, broker: true}).dir("files/data").file(BrokerName, "{}"), ErrUnsafePath},
+		{"broker definitions missing", (&raw{format: 2, broker: true}).dir("files/data"), ErrUnsafePath},
+		{"other broker member", (&raw{format: 2, broker: true}).file("broker/other.json", "{}"), ErrUnsafePath},
+		{"broker member a dir", (&raw{format: 2, broker: true}).dir("broker/definitions.json"), ErrUnsupportedType},
 		{"other instance", &raw{instance: "staging"}, ErrOtherInstance},
 	}
 	for _, c := range cases {
@@ -348,4 +360,47 @@ func TestMemberErrorNamesTheMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = fmt.Sprint(me)
+}
+
+// An archive with broker definitions is format 2, the definitions right
+// after the manifest; one without stays format 1, which older readers
+// read; a reader reads both.
+func TestBrokerDefinitionsMakeFormat2(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Manifest{Instance: "prod", Broker: &BrokerInfo{Kind: "rabbitmq", Vhost: "dk-prod"}, Dirs: []string{"data"}}, WriterOptions{Concurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddDir("files/data", 0o755, time.Time{}); err == nil {
+		t.Fatal("a member before the broker definitions was accepted")
+	}
+	if err := w.AddBytes(BrokerName, []byte(`{"queues":[]}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddDir("files/data", 0o755, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(bytes.NewReader(buf.Bytes()), ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if m := r.Manifest(); m.Format != FormatVersionBroker || m.Broker == nil || m.Broker.Vhost != "dk-prod" {
+		t.Fatalf("manifest %+v", m)
+	}
+	content, names, err := readAll(buf.Bytes(), ReaderOptions{})
+	if err != nil || content[BrokerName] != `{"queues":[]}` || names[0] != BrokerName {
+		t.Fatalf("%v %v %v", names, content, err)
+	}
+	if m, _ := NewReader(bytes.NewReader(validArchive(t, "prod")), ReaderOptions{}); m.Manifest().Format != FormatVersion {
+		t.Fatal("an archive without a broker is not format 1")
+	}
+	var plain bytes.Buffer
+	w2, _ := NewWriter(&plain, Manifest{Instance: "prod"}, WriterOptions{Concurrency: 1})
+	if err := w2.AddBytes(BrokerName, []byte("{}"), nil); err == nil {
+		t.Fatal("broker definitions in an archive whose manifest names no broker")
+	}
 }

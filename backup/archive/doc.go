@@ -11,6 +11,7 @@
 // content is a POSIX tar stream (pax format):
 //
 //	deploykit/manifest.json     always the first member: identity (Manifest)
+//	broker/definitions.json     format 2 only: a message broker's definitions (BrokerName)
 //	db/...                      database members (see package backup)
 //	files/NAME/...              the data directory captured under NAME
 //	deploykit/seal.json         always the last member: count and hash chain (Seal)
@@ -38,8 +39,13 @@
 //   - The byte stream is a valid zstd stream; its decompressed content is a
 //     tar stream; a decoder window above MaxWindowSize is refused.
 //   - The first member is a regular file named ManifestName, at most
-//     MaxManifestSize bytes, a JSON Manifest whose "format" is FormatVersion.
-//     Any other format number is ErrFormatVersion.
+//     MaxManifestSize bytes, a JSON Manifest whose "format" is FormatVersion
+//     (1) or FormatVersionBroker (2). Any other format number is
+//     ErrFormatVersion. A manifest that names a broker ("broker") is format
+//     2, one that does not is format 1 (else ErrManifest).
+//   - In format 2 the second member is a regular file named BrokerName, at
+//     most MaxManifestSize bytes; no other member is under "broker/", and
+//     format 1 has none (ErrUnsafePath).
 //   - When the reader is told which instance it restores into, a manifest
 //     naming another instance is ErrOtherInstance unless the reader is told
 //     to force.
@@ -50,8 +56,9 @@
 //     slash-separated, clean (path.Clean(name) == name; a directory's name may
 //     carry one trailing slash), with no "." or ".." element and no NUL or
 //     backslash. Otherwise ErrUnsafePath.
-//   - Every member other than the manifest and the seal is under "db/" or
-//     "files/". Nothing else may use the "deploykit/" prefix.
+//   - Every member other than the manifest, the seal and the broker
+//     definitions is under "db/" or "files/". Nothing else may use the
+//     "deploykit/" prefix.
 //   - No two members have the same name (ErrDuplicate).
 //   - At most MaxMembers members.
 //   - Member types are regular file, directory and symbolic link only. Hard
@@ -79,6 +86,16 @@
 //     then NUL key=value for each DEPLOYKIT.* record but the hash (key
 //     without the prefix, sorted by key), then LF. So the seal also covers
 //     the extra records, which the content hash does not.
+//
+// # Format versions
+//
+// A new kind of member makes a new format number, and an archive is
+// written in the oldest format that can hold it: format 2 added the
+// broker definitions (deploykit's [broker], see instance/broker), and an
+// archive without them is still written as format 1. So a reader of
+// format 1 only still reads every archive without a broker, refuses the
+// others with ErrFormatVersion (not with a misleading unsafe-member
+// error), and a current reader reads archives of every format.
 //
 // # Other pax records
 //

@@ -18,10 +18,19 @@ import (
 // Format constants and limits. Readers enforce every limit; writers never
 // produce an archive that exceeds one.
 const (
+	// FormatVersion is the format of archives without broker
+	// definitions: they are still written as format 1, so that readers
+	// older than the broker/ member read them.
 	FormatVersion = 1
+	// FormatVersionBroker is the format of archives whose manifest names a
+	// broker and which hold its definitions (BrokerName). Readers accept
+	// both formats.
+	FormatVersionBroker = 2
 
 	ManifestName = "deploykit/manifest.json"
 	SealName     = "deploykit/seal.json"
+	// BrokerName holds a message broker's definitions (format 2).
+	BrokerName = "broker/definitions.json"
 
 	MaxManifestSize = 16 << 20
 	MaxSealSize     = 1 << 20
@@ -82,6 +91,7 @@ type Manifest struct {
 	Spec     string            `json:"spec,omitempty"`
 	Lock     string            `json:"lock,omitempty"`
 	Database *DatabaseInfo     `json:"database,omitempty"`
+	Broker   *BrokerInfo       `json:"broker,omitempty"`
 	Dirs     []string          `json:"dirs,omitempty"`
 	Meta     map[string]string `json:"meta,omitempty"`
 }
@@ -91,6 +101,22 @@ type DatabaseInfo struct {
 	Name          string `json:"name"`
 	ServerVersion string `json:"server_version"`
 	Encoding      string `json:"encoding,omitempty"`
+}
+
+// BrokerInfo describes the message broker whose definitions the archive
+// holds (member BrokerName; format 2 only).
+type BrokerInfo struct {
+	Kind  string `json:"kind"`  // "rabbitmq"
+	Vhost string `json:"vhost"` // the vhost they were exported from
+}
+
+// formatFor is the format an archive with manifest m is written in: the
+// oldest that can hold it.
+func formatFor(m *Manifest) int {
+	if m.Broker != nil {
+		return FormatVersionBroker
+	}
+	return FormatVersion
 }
 
 // Seal is the archive's last member.

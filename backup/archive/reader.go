@@ -90,10 +90,12 @@ func newReader(src io.Reader, opts ReaderOptions) (*Reader, error) {
 		}
 		if jerr := json.Unmarshal(data, &probe); jerr != nil || probe.Format == nil {
 			err = memberErr(ManifestName, fmt.Errorf("%w: %v", ErrManifest, jerr))
-		} else if *probe.Format != FormatVersion {
-			err = memberErr(ManifestName, fmt.Errorf("%w: %d (this reader knows %d)", ErrFormatVersion, *probe.Format, FormatVersion))
+		} else if *probe.Format != FormatVersion && *probe.Format != FormatVersionBroker {
+			err = memberErr(ManifestName, fmt.Errorf("%w: %d (this reader knows %d and %d)", ErrFormatVersion, *probe.Format, FormatVersion, FormatVersionBroker))
 		} else if jerr := json.Unmarshal(data, &ar.manifest); jerr != nil {
 			err = memberErr(ManifestName, fmt.Errorf("%w: %v", ErrManifest, jerr))
+		} else if ar.manifest.Format != formatFor(&ar.manifest) {
+			err = memberErr(ManifestName, fmt.Errorf("%w: format %d with broker %v", ErrManifest, ar.manifest.Format, ar.manifest.Broker != nil))
 		}
 	}
 	if err == nil && opts.Instance != "" && ar.manifest.Instance != opts.Instance && !opts.Force {
@@ -212,6 +214,9 @@ func (r *Reader) checkHeader(hdr *tar.Header) (*Member, error) {
 	}
 	m.Mode = fs.FileMode(hdr.Mode)
 	first := r.chain.n == 0
+	if r.chain.n == 1 && r.manifest.Broker != nil && name != BrokerName {
+		return nil, fmt.Errorf("%w: the manifest names a broker: its definitions (%s) come next", ErrUnsafePath, BrokerName)
+	}
 	switch {
 	case first && name != ManifestName:
 		return nil, fmt.Errorf("%w: the first member must be %s", ErrManifest, ManifestName)
@@ -223,6 +228,18 @@ func (r *Reader) checkHeader(hdr *tar.Header) (*Member, error) {
 		}
 		if name == SealName && m.Size > MaxSealSize {
 			return nil, fmt.Errorf("%w: seal of %d bytes", ErrLimit, m.Size)
+		}
+	case strings.HasPrefix(name, "broker/"):
+		// Format 2: the one broker member, right after a manifest that
+		// names a broker.
+		if name != BrokerName || r.manifest.Broker == nil || r.chain.n != 1 {
+			return nil, fmt.Errorf("%w: broker definitions come right after a manifest that names a broker", ErrUnsafePath)
+		}
+		if m.Type != TypeRegular {
+			return nil, fmt.Errorf("%w: %s is a regular file", ErrUnsupportedType, BrokerName)
+		}
+		if m.Size > MaxManifestSize {
+			return nil, fmt.Errorf("%w: broker definitions of %d bytes", ErrLimit, m.Size)
 		}
 	case strings.HasPrefix(name, "db/"):
 		if m.Type != TypeRegular {

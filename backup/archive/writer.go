@@ -33,10 +33,13 @@ type Writer struct {
 	chain  *chain
 	names  map[string]Type
 	closed bool
+	format int
+	broker bool // the manifest names a broker: BrokerName may follow it
 }
 
 // NewWriter starts an archive on w and writes m as its manifest. m.Format
-// is set to FormatVersion.
+// is set to FormatVersion, or FormatVersionBroker when m names a broker
+// (whose definitions must then be the next member, BrokerName).
 func NewWriter(w io.Writer, m Manifest, opts WriterOptions) (*Writer, error) {
 	level := opts.Level
 	if level == 0 {
@@ -56,7 +59,8 @@ func NewWriter(w io.Writer, m Manifest, opts WriterOptions) (*Writer, error) {
 		return nil, fmt.Errorf("backup archive: %w", err)
 	}
 	aw := &Writer{zw: zw, tw: tar.NewWriter(zw), chain: newChain(), names: map[string]Type{}}
-	m.Format = FormatVersion
+	m.Format = formatFor(&m)
+	aw.format, aw.broker = m.Format, m.Broker != nil
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("backup archive: manifest: %w", err)
@@ -77,7 +81,13 @@ func (w *Writer) check(name string, t Type) error {
 	if err := CheckName(name); err != nil {
 		return memberErr(name, err)
 	}
-	if w.chain.n > 0 && !strings.HasPrefix(name, "db/") && !strings.HasPrefix(name, "files/") {
+	if name == BrokerName {
+		if !w.broker || w.chain.n != 1 || t != TypeRegular {
+			return memberErr(name, fmt.Errorf("%w: broker definitions come right after a manifest that names a broker", ErrUnsafePath))
+		}
+	} else if w.broker && w.chain.n == 1 {
+		return memberErr(name, fmt.Errorf("%w: the manifest names a broker: its definitions (%s) come first", ErrUnsafePath, BrokerName))
+	} else if w.chain.n > 0 && !strings.HasPrefix(name, "db/") && !strings.HasPrefix(name, "files/") {
 		return memberErr(name, fmt.Errorf("%w: outside db/ and files/", ErrUnsafePath))
 	}
 	if _, dup := w.names[name]; dup {
@@ -178,7 +188,7 @@ func (w *Writer) Close(extra map[string]string) error {
 	if w.closed {
 		return nil
 	}
-	s := Seal{Format: FormatVersion, Members: w.chain.n, Chain: w.chain.sum(), Completed: time.Now().UTC(), Extra: extra}
+	s := Seal{Format: w.format, Members: w.chain.n, Chain: w.chain.sum(), Completed: time.Now().UTC(), Extra: extra}
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
