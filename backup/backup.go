@@ -63,6 +63,15 @@ type Database struct {
 	OwnerConnString string
 }
 
+// Broker is a message broker's definitions as its own export has them
+// (instance/broker: queues, exchanges, bindings, policies, no messages).
+// The archive carries them as they are; it does not read them.
+type Broker struct {
+	Kind        string // "rabbitmq"
+	Vhost       string // exported from
+	Definitions []byte // JSON
+}
+
 // Dir is a directory to capture, stored under files/NAME.
 type Dir struct {
 	Name string // one path element, e.g. "data"
@@ -90,6 +99,9 @@ type Options struct {
 
 	// Database to dump; nil for none.
 	Database *Database
+	// Broker is a message broker's definitions to keep (format 2, member
+	// broker/definitions.json); nil for none.
+	Broker *Broker
 	// Dirs to capture.
 	Dirs []Dir
 
@@ -189,6 +201,12 @@ func Create(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 	host, _ := os.Hostname()
 	man := archive.Manifest{Instance: opts.Instance, Created: now().UTC(), Host: host, Release: opts.Release,
 		Spec: opts.Spec, Lock: opts.Lock, Meta: opts.Meta}
+	if opts.Broker != nil {
+		if len(opts.Broker.Definitions) > archive.MaxManifestSize {
+			return nil, fmt.Errorf("backup: broker definitions of %d bytes: %w", len(opts.Broker.Definitions), archive.ErrLimit)
+		}
+		man.Broker = &archive.BrokerInfo{Kind: opts.Broker.Kind, Vhost: opts.Broker.Vhost}
+	}
 	seen := map[string]bool{}
 	for _, d := range opts.Dirs {
 		if err := archive.CheckName("files/" + d.Name); err != nil || d.Name == "" || filepath.Base(d.Name) != d.Name || seen[d.Name] {
@@ -239,6 +257,11 @@ func Create(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 			aw.Abort()
 		}
 	}()
+	if opts.Broker != nil {
+		if err := aw.AddBytes(archive.BrokerName, opts.Broker.Definitions, nil); err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+	}
 	cap := &capturer{aw: aw, opts: &opts, res: res}
 	for _, d := range opts.Dirs {
 		if err := cap.captureDir(ctx, d); err != nil {

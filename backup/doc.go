@@ -8,6 +8,8 @@
 // backup/archive. This package fills it:
 //
 //	deploykit/manifest.json   archive.Manifest (instance, spec, release, lock, server version)
+//	broker/definitions.json   Options.Broker's definitions, when given (archive format 2);
+//	                          Summary.Broker on restore, ReadBrokerFile alone
 //	files/NAME/...            each captured directory (Options.Dirs), in lexical order
 //	db/catalog.json           tables (name, columns), sequence values, extensions, grants
 //	db/schema/NNNNNN          pg_dump --format=custom --schema-only, in chunks

@@ -74,6 +74,10 @@ type Summary struct {
 	Rows     int64
 	// TableRows is the archive's row count per table ("schema.name").
 	TableRows map[string]int64
+	// Broker is the archive's broker definitions, nil when it has none
+	// (the restore of a database and files does not apply them: that is
+	// the broker's business, see instance/broker).
+	Broker []byte
 }
 
 // Check reads a whole archive and verifies it — every member's hash, the
@@ -206,6 +210,12 @@ func (st *restorer) run(ctx context.Context, r io.Reader, ro archive.ReaderOptio
 			return fmt.Errorf("backup: member %q: %w: %s", m.Name, ErrLayout, fmt.Sprintf(format, args...))
 		}
 		switch {
+		case m.Name == archive.BrokerName:
+			data, err := io.ReadAll(ar)
+			if err != nil {
+				return nil, err
+			}
+			sum.Broker = data
 		case strings.HasPrefix(m.Name, "files/"):
 			dname, _, _ := strings.Cut(strings.TrimPrefix(m.Name, "files/"), "/")
 			if !dirs[dname] {
@@ -290,6 +300,9 @@ func (st *restorer) run(ctx context.Context, r io.Reader, ro archive.ReaderOptio
 			return nil, layout("unknown member")
 		}
 	}
+	if man.Broker != nil && sum.Broker == nil {
+		return nil, fmt.Errorf("backup: %w: the manifest names a broker but the archive has no definitions", ErrLayout)
+	}
 	if man.Database != nil && (st.catalog == nil || st.schemaParts == 0) {
 		return nil, fmt.Errorf("backup: %w: the manifest names a database but the archive has no catalog or schema", ErrLayout)
 	}
@@ -364,4 +377,38 @@ func ReadManifestFile(path string) (*archive.Manifest, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
+}
+
+// ReadBrokerFile reads an archive's manifest and, when it names a broker,
+// the broker definitions that follow it, verified against their hash —
+// without reading the rest (the definitions come right after the
+// manifest). For a restore's step that applies them after the archive
+// was checked as a whole; nil definitions when the archive has none.
+func ReadBrokerFile(path string) (*archive.Manifest, []byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("backup: %w", err)
+	}
+	defer f.Close()
+	ar, err := archive.NewReader(f, archive.ReaderOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer ar.Close()
+	man := *ar.Manifest()
+	if man.Broker == nil {
+		return &man, nil, nil
+	}
+	m, err := ar.Next()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if m.Name != archive.BrokerName {
+		return nil, nil, fmt.Errorf("%s: %w: no broker definitions after the manifest", path, ErrLayout)
+	}
+	data, err := io.ReadAll(ar) // a hash mismatch is an error here
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &man, data, nil
 }
