@@ -70,6 +70,9 @@ func (m *Manager) backup(ctx context.Context, name, out string) (*BackupResult, 
 		}
 		opts.Database = &backup.Database{ConnString: srv.adminURL, Name: st.Database}
 	}
+	if opts.Broker, err = m.brokerBackup(ctx, st); err != nil {
+		return nil, fmt.Errorf("instance %s: backup: %w", name, err)
+	}
 	start := time.Now()
 	m.emit(Event{Instance: name, Op: "backup", Kind: EventStep, Step: "backup"})
 	res, err := backup.CreateFile(ctx, out, opts)
@@ -130,7 +133,11 @@ func (m *Manager) restore(ctx context.Context, name, file string, ropts RestoreO
 	// Check the whole archive — its hashes, its seal, whose instance it
 	// is — while the instance still serves: a refused or corrupt archive
 	// must not cost a stop and start.
-	if _, err := backup.CheckFile(ctx, abs, backup.CheckOptions{Instance: name, Force: ropts.Force, Logger: m.log}); err != nil {
+	sum, err := backup.CheckFile(ctx, abs, backup.CheckOptions{Instance: name, Force: ropts.Force, Logger: m.log})
+	if err != nil {
+		return fmt.Errorf("restore: %s: %w", file, err)
+	}
+	if err := checkBrokerDefinitions(sum); err != nil {
 		return fmt.Errorf("restore: %s: %w", file, err)
 	}
 	params := map[string]string{"file": abs}
@@ -209,6 +216,9 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 			defer f.Close()
 			_, err = backup.Restore(ctx, f, opts)
 			return err
+		}},
+		{name: "broker", do: func(ctx context.Context) error {
+			return m.restoreBroker(ctx, st, file)
 		}},
 		{name: "start", do: func(ctx context.Context) error {
 			if params["stopped"] == "true" {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deploykit/deploykit/backup"
 	"github.com/deploykit/deploykit/instance/account"
 	"github.com/deploykit/deploykit/instance/broker"
 	"github.com/deploykit/deploykit/internal/atomicfile"
@@ -367,4 +368,78 @@ func (m *Manager) shutdownBroker(ctx context.Context) error {
 		}
 	}
 	return n.Stop(ctx)
+}
+
+// brokerBackup exports the instance's vhost definitions for its backup
+// (nil when it has no broker). Messages are not part of them.
+func (m *Manager) brokerBackup(ctx context.Context, st *State) (*backup.Broker, error) {
+	if st.Broker == "" {
+		return nil, nil
+	}
+	srv, err := m.brokerFor(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	defs, err := broker.Export(ctx, srv.admin, st.Broker)
+	if err != nil {
+		return nil, err
+	}
+	data, err := defs.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return &backup.Broker{Kind: "rabbitmq", Vhost: st.Broker, Definitions: data}, nil
+}
+
+// checkBrokerDefinitions refuses an archive whose broker definitions
+// could not be imported, before a restore stops anything.
+func checkBrokerDefinitions(sum *backup.Summary) error {
+	if sum.Manifest.Broker == nil {
+		return nil
+	}
+	if k := sum.Manifest.Broker.Kind; k != "rabbitmq" {
+		return fmt.Errorf("the archive's broker is %q, not rabbitmq", k)
+	}
+	_, err := broker.ParseDefinitions(sum.Broker)
+	return err
+}
+
+// restoreBroker makes the instance's vhost hold exactly the archive's
+// definitions (queues, exchanges, bindings, policies; no messages), in
+// its own vhost and for its own user, whichever instance the archive was
+// taken of. An archive without definitions leaves the vhost as it is, and
+// definitions for an instance without a broker are skipped. It runs after
+// the restore's commit and converges when run again.
+func (m *Manager) restoreBroker(ctx context.Context, st *State, file string) error {
+	man, data, err := backup.ReadBrokerFile(file)
+	if err != nil {
+		return err
+	}
+	switch {
+	case data == nil && st.Broker != "":
+		m.emit(Event{Instance: st.Name, Op: "restore", Kind: EventInfo, Message: "the archive holds no broker definitions: vhost " + st.Broker + " is left as it is"})
+		return nil
+	case data == nil:
+		return nil
+	case st.Broker == "":
+		m.emit(Event{Instance: st.Name, Op: "restore", Kind: EventInfo, Message: "the archive holds the broker definitions of vhost " + man.Broker.Vhost + ", but the instance has no broker: skipped"})
+		return nil
+	}
+	defs, err := broker.ParseDefinitions(data)
+	if err != nil {
+		return err
+	}
+	srv, err := m.brokerFor(ctx, st)
+	if err != nil {
+		return err
+	}
+	acct, err := m.account(ctx, st)
+	if err != nil {
+		return err
+	}
+	bs, err := m.brokerSpec(st, acct)
+	if err != nil {
+		return err
+	}
+	return broker.Replace(ctx, srv.admin, bs, defs)
 }

@@ -363,3 +363,157 @@ func TestSpecBrokerTable(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// declareIn declares queue (durable, x-max-length 50) and a topic
+// exchange bound to it in the vhost of url, and publishes one message.
+func declareIn(t *testing.T, u *url.URL, queue string) {
+	t.Helper()
+	c, err := amqp.Dial(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ch, err := c.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare(queue, true, false, false, false, amqp.Table{"x-max-length": int32(50)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.ExchangeDeclare(queue+"-events", "topic", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.QueueBind(queue, "#", queue+"-events", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.PublishWithContext(context.Background(), "", queue, false, false, amqp.Publishing{Body: []byte("pending")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hasQueue reports whether the vhost of url has queue, and its messages.
+func hasQueue(t *testing.T, u *url.URL, queue string) (bool, int) {
+	t.Helper()
+	c, err := amqp.Dial(u.String())
+	if err != nil {
+		t.Fatalf("%s's user on its vhost: %v", u.User.Username(), err)
+	}
+	defer c.Close()
+	ch, err := c.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, amqp.Table{"x-max-length": int32(50)})
+	if err != nil {
+		return false, 0
+	}
+	return true, q.Messages
+}
+
+// A backup of A restored into B recreates A's queues, exchanges and
+// bindings in B's vhost, for B's user (A's still cannot get in), without
+// messages, and B's own queues are gone; clone does the same.
+func TestBrokerBackupOfARestoredIntoBAndClone(t *testing.T) {
+	f := newFixture(t)
+	admin := f.withBroker(t)
+	m := f.open(t)
+	ctx := context.Background()
+	a, b := randomName("qa"), randomName("qb")
+	cleanup(t, m, a)
+	cleanup(t, m, b)
+	spec := f.specWith(t, "1", brokerTOML)
+	for _, n := range []string{a, b} {
+		if _, err := m.Create(ctx, n, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ua, ub := brokerURLOf(t, m, a), brokerURLOf(t, m, b)
+	declareIn(t, ua, "reports")
+	declareIn(t, ub, "b-only")
+	res, err := m.Backup(ctx, a, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Restore(ctx, b, res.Path, RestoreOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, n := hasQueue(t, ub, "reports"); !ok || n != 0 {
+		t.Fatalf("B after the restore: queue %v with %d messages (want A's queue, empty)", ok, n)
+	}
+	if ok, _ := hasQueue(t, ub, "b-only"); ok {
+		t.Fatal("B's own queue survived the restore")
+	}
+	cross := *ua
+	cross.Path = ub.Path
+	if _, err := amqp.Dial(cross.String()); amqpCode(err) != amqp.NotAllowed {
+		t.Fatalf("A's user on B's vhost after the restore: %v", err)
+	}
+	if ok, n := hasQueue(t, ua, "reports"); !ok || n != 1 {
+		t.Fatalf("A's queue after the backup: %v, %d messages", ok, n)
+	}
+	defs, err := broker.Export(ctx, admin, "dk-"+b)
+	if err != nil || len(defs.Exchanges) != 1 || len(defs.Bindings) != 1 {
+		t.Fatalf("B's definitions: %+v %v", defs, err)
+	}
+
+	declareIn(t, ua, "invoices")
+	if err := m.Clone(ctx, a, b); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := hasQueue(t, ub, "invoices"); !ok {
+		t.Fatal("clone did not carry A's new queue into B")
+	}
+	if a := get(t, mustState(t, m, b).Ports["web"]); a.Instance != b {
+		t.Fatalf("B after the clone answered %+v", a)
+	}
+}
+
+func mustState(t *testing.T, m *Manager, name string) *State {
+	t.Helper()
+	st, err := readState(m.Layout(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// A restore killed at its broker step (after the commit) is finished by
+// the next operation: the vhost holds the archive's queues.
+func TestBrokerRestoreKilledAtTheBrokerStepRollsForward(t *testing.T) {
+	f := newFixture(t)
+	f.withBroker(t)
+	m := f.open(t)
+	ctx := context.Background()
+	name := randomName("qr")
+	cleanup(t, m, name)
+	if _, err := m.Create(ctx, name, f.specWith(t, "1", brokerTOML)); err != nil {
+		t.Fatal(err)
+	}
+	u := brokerURLOf(t, m, name)
+	declareIn(t, u, "kept")
+	res, err := m.Backup(ctx, name, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, point := range []string{"broker", "broker:done"} {
+		t.Run(point, func(t *testing.T) {
+			declareIn(t, u, "later")
+			if err := runKilled(f, "restore", name, res.Path, point); err != nil {
+				t.Fatal(err)
+			}
+			st, err := m.Status(ctx, name)
+			if err != nil || st.Recovered == nil || st.Recovered.RolledBack {
+				t.Fatalf("status %+v %v", st, err)
+			}
+			if ok, n := hasQueue(t, u, "kept"); !ok || n != 0 {
+				t.Fatalf("after recovery: queue kept %v, %d messages", ok, n)
+			}
+			if ok, _ := hasQueue(t, u, "later"); ok {
+				t.Fatal("a queue declared after the backup survived the restore")
+			}
+			if a := get(t, st.Ports["web"]); a.Instance != name {
+				t.Fatalf("not serving after recovery: %+v", a)
+			}
+		})
+	}
+}

@@ -37,7 +37,7 @@ type Spec struct {
 	Database *DatabaseSpec `toml:"database" json:"database,omitempty"`
 	// Broker is nil when the application needs no message broker.
 	Broker *BrokerSpec `toml:"broker" json:"broker,omitempty"`
-	Hooks    HooksSpec     `toml:"hooks" json:"hooks"`
+	Hooks  HooksSpec   `toml:"hooks" json:"hooks"`
 	// Services are the long-running components, by name.
 	Services map[string]ServiceSpec `toml:"services" json:"services,omitempty"`
 
