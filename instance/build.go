@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/deploykit/deploykit/instance/account"
 	"github.com/deploykit/deploykit/internal/filehash"
 	"github.com/deploykit/deploykit/requirements"
@@ -219,14 +221,33 @@ func (r *Resolver) Resolve(ctx context.Context, reqs *Requirements, opts LockOpt
 	for _, rq := range roots {
 		requested[requirements.NormalizeName(rq.Name)] = true
 	}
-	out := &Locked{Lock: lk}
-	for _, p := range res.Packages {
-		d, err := r.wheelOf(ctx, p)
-		if err != nil {
+	out := &Locked{Lock: lk, Dists: make([]venv.Distribution, len(res.Packages))}
+	// Wheels from indexes and find-links are downloaded (and hashed) a few
+	// at a time — a download is held in memory until it is verified —
+	// and builds run one at a time after them.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	var builds []int
+	for i, p := range res.Packages {
+		if rel, ok := p.Candidate.Ref.(*resolve.Release); !ok || rel.Direct != nil || rel.Best() == nil || !rel.Best().IsWheel() {
+			builds = append(builds, i)
+			continue
+		}
+		g.Go(func() (err error) {
+			out.Dists[i], err = r.wheelOf(gctx, p)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, i := range builds {
+		if out.Dists[i], err = r.wheelOf(ctx, res.Packages[i]); err != nil {
 			return nil, err
 		}
-		d.Requested = requested[p.Name]
-		out.Dists = append(out.Dists, d)
+	}
+	for i, p := range res.Packages {
+		out.Dists[i].Requested = requested[p.Name]
 	}
 	return out, nil
 }

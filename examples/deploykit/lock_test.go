@@ -46,3 +46,25 @@ func TestCLILockReadsPagesAndMetadataOnly(t *testing.T) {
 		t.Errorf("locking %d packages made %v; want %d pages, %d metadata files, nothing else", n, got, n, n)
 	}
 }
+
+// TestCLIInstallDownloadsEachWheelOnce installs from the wheelhouse's
+// index, 20 ms away: every package installed is one page, one metadata
+// file and one wheel, whichever order they were fetched in.
+func TestCLIInstallDownloadsEachWheelOnce(t *testing.T) {
+	wh := testenv.GetWheelhouse(t)
+	py := testenv.SystemPython(t)
+	srv := indextest.New(t, wh.IndexDir, indextest.Options{Delay: indextest.DefaultDelay})
+	dir := t.TempDir()
+	c := &cli{t: t, root: filepath.Join(dir, "root"), env: []string{"DEPLOYKIT_ROOT="}}
+	v := filepath.Join(dir, "venv")
+	c.ok("venv", v, "--python", py.Path)
+	so := c.ok("install", "--venv", v, "--no-compile", "-i", srv.IndexURL(), "--cache-dir", filepath.Join(dir, "cache"), "requests", "sqlparse")
+	installed := strings.Fields(strings.TrimPrefix(strings.TrimSpace(so), "Successfully installed "))
+	n := int64(len(installed))
+	if n < 5 {
+		t.Fatalf("install: %s", so)
+	}
+	if got := srv.Counts(); got.Pages != n || got.Metadata != n || got.Wheels != n || got.Sdists != 0 || got.Other != 0 {
+		t.Errorf("installing %d packages made %v; want %d pages, metadata files and wheels", n, got, n)
+	}
+}
