@@ -11,7 +11,9 @@
 #
 # Caches are cold on both sides every round: deploykit gets a fresh
 # --cache-dir and XDG_CACHE_HOME (so it also probes the interpreter
-# again), pip --no-cache-dir. The two tools take turns for ROUNDS rounds
+# again), pip --no-cache-dir; the caches are removed at the end, not
+# between rounds (on ext4, creating files just after deleting many scans
+# for recently freed inodes). The two tools take turns for ROUNDS rounds
 # (default 3). Printed: every round's times, requests by kind, the most
 # and the mean requests in flight; the medians and their ratio; and the
 # latency floor of the dependency graph: depth × 2 round trips (a page,
@@ -79,7 +81,6 @@ for i in $(seq "$rounds"); do
 	read -r wall user sys <"$work/dk.time"
 	report deploykit "$wall" "$user" "$sys" $(counts)
 	dk_times+=("$wall")
-	rm -rf "$work/cache-$i" "$work/xdg-$i"
 
 	PIP_CONFIG_FILE=/dev/null timed "$work/pip.time" "$py" -m pip install --dry-run --ignore-installed --quiet \
 		--disable-pip-version-check --no-cache-dir --report "$work/report.json" -i "$url" "${roots[@]}" >/dev/null 2>"$work/pip.err" ||
