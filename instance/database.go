@@ -121,10 +121,12 @@ func (m *Manager) clusterRefs(st *State) []services.Ref {
 // boot before the instances (their units want it and start after it). It
 // initialises the cluster first and, once the server accepts
 // connections, hardens it as pgcluster's Start does (Cluster.Ready). A
-// server already running is left running, with one exception: under systemd, a server without its unit was
+// server already running is left running, with two exceptions: under systemd, a server without its unit was
 // started by pg_ctl (as deploykit did before the cluster had a unit), and
 // nothing would start it at boot; it is stopped and started again as the
-// unit, a restart of a second or two, once.
+// unit, a restart of a second or two, once. And a server started before
+// the cluster's settings changed is restarted once for those that need it
+// (clusterReady).
 func (m *Manager) superviseCluster(ctx context.Context, c *pgcluster.Cluster) error {
 	if err := c.Init(ctx); err != nil {
 		return err
@@ -135,10 +137,10 @@ func (m *Manager) superviseCluster(ctx context.Context, c *pgcluster.Cluster) er
 	}
 	if st, err := c.Status(ctx); err == nil && st.Running {
 		if m.ServicesMode() != "systemd" || m.clusterSupervised() {
-			return c.Ready(ctx)
+			return m.clusterReady(ctx, c, ctrl, m.clusterSupervised())
 		}
 		if _, err := ctrl.Status(ctx, clusterInstance); err == nil {
-			return c.Ready(ctx) // the unit runs it
+			return m.clusterReady(ctx, c, ctrl, true) // the unit runs it
 		} else if !errors.Is(err, services.ErrNotFound) {
 			return err
 		}

@@ -86,8 +86,11 @@ type Options struct {
 	// Fast trades durability for speed (fsync, full_page_writes and
 	// synchronous_commit off, initdb --no-sync): for throwaway test clusters.
 	Fast bool
-	// Settings are extra postgresql.conf parameters, applied at every start.
+	// Settings are extra postgresql.conf parameters, applied at every
+	// start; they override the tuning (see the package doc, "Settings").
 	Settings map[string]string
+	// Host sizes the tuning; nil measures the machine (HostOf).
+	Host *Host
 	// StartTimeout bounds pg_ctl start/stop waits; default 60s.
 	StartTimeout time.Duration
 	// Logger receives what the cluster does; nil discards.
@@ -283,7 +286,11 @@ func (c *Cluster) init(ctx context.Context) error {
 			return err
 		}
 		c.port = port
-		return nil
+		// A cluster made by an older deploykit gets today's settings for
+		// its next start (Start writes them too; a service controller
+		// starting postgres does not), and Reconfigure applies them to a
+		// running server.
+		return c.writeConf(c.DataDir(), port)
 	}
 	tmp := filepath.Join(c.opts.Dir, "data.tmp")
 	if err := removeAllRetry(ctx, tmp); err != nil {
@@ -484,10 +491,16 @@ func quoteHBA(s string) string {
 }
 
 // writeConf writes data/deploykit.conf: port, socket, listen addresses,
-// the Fast settings and Options.Settings.
+// the Fast settings, the tuning and Options.Settings. It leaves the file
+// alone when its content would not change.
 func (c *Cluster) writeConf(data string, port int) error {
+	tuning, err := c.tuningFor(data)
+	if err != nil {
+		return err
+	}
 	var b strings.Builder
-	b.WriteString("# written by deploykit (internal/pgcluster) at every start; put your own settings in postgresql.conf\n")
+	b.WriteString("# written by deploykit (internal/pgcluster) at every start. Your own settings in postgresql.conf\n" +
+		"# or ALTER SYSTEM win over the tuning below: deploykit then leaves that setting out.\n")
 	fmt.Fprintf(&b, "port = %d\n", port)
 	fmt.Fprintf(&b, "unix_socket_directories = %s\n", quoteConf(c.SocketDir()))
 	listen := "127.0.0.1"
@@ -499,6 +512,12 @@ func (c *Cluster) writeConf(data string, port int) error {
 	if c.opts.Fast {
 		b.WriteString("fsync = off\nfull_page_writes = off\nsynchronous_commit = off\n")
 	}
+	if len(tuning) > 0 {
+		b.WriteString("# tuning for this host and for bulk loads (internal/pgcluster/tuning.go)\n")
+	}
+	for _, s := range tuning {
+		fmt.Fprintf(&b, "%s = %s  # %s\n", s.Name, quoteConf(s.Value), s.Why)
+	}
 	keys := make([]string, 0, len(c.opts.Settings))
 	for k := range c.opts.Settings {
 		keys = append(keys, k)
@@ -507,7 +526,11 @@ func (c *Cluster) writeConf(data string, port int) error {
 	for _, k := range keys {
 		fmt.Fprintf(&b, "%s = %s\n", k, quoteConf(c.opts.Settings[k]))
 	}
-	return c.writeOwned(filepath.Join(data, "deploykit.conf"), []byte(b.String()), 0o600)
+	path := filepath.Join(data, "deploykit.conf")
+	if old, err := os.ReadFile(path); err == nil && string(old) == b.String() {
+		return nil
+	}
+	return c.writeOwned(path, []byte(b.String()), 0o600)
 }
 
 func quoteConf(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
