@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -103,4 +105,39 @@ func TestListenAddressFlag(t *testing.T) {
 	if code := run([]string{"list", "--root", t.TempDir(), "--listen-address", "localhost:80"}, &out, &out); code != exitUsage || !strings.Contains(out.String(), "localhost:80") {
 		t.Fatalf("a bad listen address: exit %d\n%s", code, out.String())
 	}
+}
+
+// doctor says whether specs with [broker] can be served: rabbitmq-server
+// for the embedded node, or a --broker-url that answers.
+func TestDoctorChecksTheBroker(t *testing.T) {
+	var out, errb strings.Builder
+	run([]string{"doctor", "--json", "--root", t.TempDir(), "--broker-url", "http://admin:pw@127.0.0.1:1/"}, &out, &errb)
+	var checks []check
+	if err := json.Unmarshal([]byte(out.String()), &checks); err != nil {
+		t.Fatalf("%v: %s %s", err, out.String(), errb.String())
+	}
+	found := false
+	for _, c := range checks {
+		if c.Name == "rabbitmq" {
+			found = true
+			if c.OK || c.Required || !strings.Contains(c.Detail, "not usable") || strings.Contains(c.Detail, "pw") {
+				t.Fatalf("unreachable --broker-url: %+v", c)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no rabbitmq check: %s", out.String())
+	}
+	out.Reset()
+	run([]string{"doctor", "--json", "--root", t.TempDir()}, &out, &errb)
+	json.Unmarshal([]byte(out.String()), &checks)
+	for _, c := range checks {
+		if c.Name == "rabbitmq" {
+			if _, err := os.Stat("/usr/lib/rabbitmq/bin/rabbitmq-server"); (err == nil) != c.OK {
+				t.Fatalf("embedded node check %+v, rabbitmq-server installed: %v", c, err == nil)
+			}
+			return
+		}
+	}
+	t.Fatal("no rabbitmq check without --broker-url")
 }

@@ -21,9 +21,16 @@
 //	deploykit logs NAME [COMPONENT]
 //	deploykit remove NAME --yes
 //	deploykit doctor
-//	deploykit shutdown                          stop the root's embedded PostgreSQL cluster
+//	deploykit shutdown                          stop the root's embedded PostgreSQL cluster and RabbitMQ node
 //	global: --root DIR, --services auto|systemd|supervise, --database-url URL,
-//	        --listen-address ADDR, --json, -v
+//	        --broker-url URL, --listen-address ADDR, --json, -v
+//
+// --broker-url (or $DEPLOYKIT_BROKER_URL) names an existing RabbitMQ by its
+// management API and an administrator: http://USER:PASSWORD@HOST:15672/
+// (add ?amqp=HOST:PORT when the instances must reach AMQP at another
+// address than the one the server reports). Without it, instances whose
+// spec has [broker] get their vhosts on an embedded node under
+// ROOT/rabbitmq, started on first need (Debian's rabbitmq-server).
 //
 // --listen-address (or $DEPLOYKIT_LISTEN_ADDRESS) is the IP address the
 // instances' listening services are bound on, health-checked at and

@@ -14,7 +14,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/deploykit/deploykit/instance"
+	"github.com/deploykit/deploykit/instance/broker"
 	"github.com/deploykit/deploykit/internal/pgcluster"
+	"github.com/deploykit/deploykit/internal/rabbitnode"
 	"github.com/deploykit/deploykit/venv"
 )
 
@@ -30,10 +32,11 @@ type check struct {
 func (a *app) doctorCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "doctor",
-		Short: "Check the host: interpreters, PostgreSQL, systemd, privileges, disk",
+		Short: "Check the host: interpreters, PostgreSQL, RabbitMQ, systemd, privileges, disk",
 		Long: `doctor checks what deploykit needs on this host and says what to install:
 Python interpreters (and their versions), PostgreSQL server binaries for the
-embedded cluster or a reachable server (--database-url), systemd or the
+embedded cluster or a reachable server (--database-url), rabbitmq-server for
+the embedded broker node or a reachable broker (--broker-url), systemd or the
 built-in supervisor, root (per-instance Unix users) or unprivileged mode,
 version-control tools for VCS requirements, and free disk under the root.
 It exits 1 when a required check fails.`,
@@ -145,6 +148,8 @@ func (a *app) doctor(ctx context.Context) []check {
 		out = append(out, c)
 	}
 
+	out = append(out, a.brokerCheck(ctx, root))
+
 	// Service manager.
 	sd := check{Name: "services", OK: true}
 	comm, _ := os.ReadFile("/proc/1/comm")
@@ -208,4 +213,40 @@ func (a *app) doctor(ctx context.Context) []check {
 	}
 	out = append(out, dk)
 	return out
+}
+
+// brokerCheck says whether instances whose spec has [broker] can get a
+// vhost: the --broker-url answers as an administrator, or rabbitmq-server
+// is installed for the embedded node. Not required: only specs with a
+// broker need it.
+func (a *app) brokerCheck(ctx context.Context, root string) check {
+	c := check{Name: "rabbitmq"}
+	if a.brokerURL != "" {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		adm, err := broker.ParseAdminURL(a.brokerURL)
+		var v string
+		if err == nil {
+			v, err = adm.Version(cctx)
+		}
+		if err != nil {
+			c.Detail = "broker not usable: " + err.Error()
+			c.Fix = "check --broker-url (http://ADMIN:PASSWORD@HOST:15672/, the management plugin enabled, an administrator)"
+			return c
+		}
+		c.OK, c.Detail = true, "RabbitMQ "+v+" reachable at --broker-url ("+adm.String()+")"
+		return c
+	}
+	b, err := rabbitnode.FindBinaries(ctx)
+	if err != nil {
+		c.Detail = "rabbitmq-server is not installed: specs with [broker] cannot get the embedded node"
+		c.Fix = "apt-get install --no-install-recommends rabbitmq-server (its own service is not used), or pass --broker-url"
+		return c
+	}
+	v := "?"
+	if b.Version != nil {
+		v = b.Version.String()
+	}
+	c.OK, c.Detail = true, fmt.Sprintf("RabbitMQ %s (%s) for the embedded node under %s, started when a spec with [broker] needs it", v, b.Server, filepath.Join(root, "rabbitmq"))
+	return c
 }

@@ -36,11 +36,13 @@ func (a *app) instanceCommands() []*cobra.Command {
 func (a *app) shutdownCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "shutdown",
-		Short: "Stop the root's embedded PostgreSQL cluster",
-		Long: `shutdown stops the embedded PostgreSQL cluster under ROOT/postgres (and
-takes it off the built-in supervisor). Instances keep running but lose
-their database until the next deploykit operation starts it again. It does
-nothing with --database-url.`,
+		Short: "Stop the root's embedded PostgreSQL cluster and RabbitMQ node",
+		Long: `shutdown stops the embedded PostgreSQL cluster under ROOT/postgres and the
+embedded RabbitMQ node under ROOT/rabbitmq (and takes them off the
+built-in supervisor, or removes their systemd units). Instances keep
+running but lose their database and broker until the next deploykit
+operation starts them again. With --database-url or --broker-url the
+server named is left alone.`,
 		Example: "  deploykit shutdown --root /tmp/demo",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

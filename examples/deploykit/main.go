@@ -42,6 +42,7 @@ type app struct {
 	root        string
 	services    string
 	databaseURL string
+	brokerURL   string
 	listenAddr  string
 	json        bool
 	verbose     int
@@ -130,6 +131,7 @@ Exit codes: 0 success, 1 failure (rolled back when possible), 2 usage error
 	pf.StringVar(&a.root, "root", "", "deploykit root directory (default $DEPLOYKIT_ROOT, /srv/deploykit as root, else $XDG_DATA_HOME/deploykit)")
 	pf.StringVar(&a.services, "services", "auto", "service controller: auto, systemd or supervise")
 	pf.StringVar(&a.databaseURL, "database-url", os.Getenv("DEPLOYKIT_DATABASE_URL"), "PostgreSQL server URL with a role that may create roles and databases (default: embedded cluster under ROOT/postgres)")
+	pf.StringVar(&a.brokerURL, "broker-url", os.Getenv("DEPLOYKIT_BROKER_URL"), "RabbitMQ management API URL with an administrator, http://USER:PASSWORD@HOST:15672/, for specs with [broker] (default: embedded node under ROOT/rabbitmq)")
 	pf.StringVar(&a.listenAddr, "listen-address", os.Getenv(instance.EnvListenAddress), "IP address the instances' listening services are bound on (default $"+instance.EnvListenAddress+", else the root's recorded one, else 127.0.0.1); a new value is recorded for the whole root")
 	pf.BoolVar(&a.json, "json", false, "print machine-readable JSON")
 	pf.CountVarP(&a.verbose, "verbose", "v", "log more (repeat for debug)")
@@ -171,6 +173,7 @@ func (a *app) manager(ctx context.Context) (*instance.Manager, error) {
 		Logger:        a.logger(),
 		Events:        a.progress.event,
 		DatabaseURL:   a.databaseURL,
+		BrokerURL:     a.brokerURL,
 		Services:      a.services,
 		ListenAddress: a.listenAddr,
 		CrashAt:       os.Getenv("DEPLOYKIT_TEST_CRASH_AT"),
