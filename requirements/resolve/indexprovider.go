@@ -217,6 +217,14 @@ func (p *IndexProvider) Metadata(ctx context.Context, c Candidate) (*Metadata, e
 	return convertMetadata(md, c)
 }
 
+// CheapMetadata implements CheapMetadata: a wheel's metadata is a PEP 658
+// file or the wheel's own METADATA, while an sdist's or a direct
+// reference's may take a build.
+func (p *IndexProvider) CheapMetadata(c Candidate) bool {
+	rel, ok := c.Ref.(*Release)
+	return ok && rel.Direct == nil && rel.Best() != nil && rel.Best().IsWheel()
+}
+
 func convertMetadata(md *dist.Metadata, c Candidate) (*Metadata, error) {
 	out := &Metadata{ProvidesExtra: md.Extras()}
 	for _, s := range md.RequiresDist {

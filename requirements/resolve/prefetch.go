@@ -20,6 +20,10 @@ import (
 // its depth, with a bounded number of requests in flight, while the
 // solver waits only on the answer it needs now.
 //
+// The fetcher runs ahead only through metadata the provider calls cheap
+// (CheapMetadata): an sdist's may take a build, and a build runs code, so
+// a guess never starts one; the solver asks for it when it needs it.
+//
 // Speculation changes what is fetched early, never what the solver sees:
 // every answer is memoized by its key (project, or project and version)
 // and the provider's answer for a key does not depend on when it is
@@ -73,6 +77,9 @@ func (f *fetcher) follow(ctx context.Context, r requirements.Requirement) {
 		}
 		c, ok := g.likely(name, r.Specifiers, cands)
 		if !ok {
+			return
+		}
+		if cm, ok := f.p.(CheapMetadata); ok && !cm.CheapMetadata(c) {
 			return
 		}
 		md, err := settled(ctx, f.prefetchMetadata(ctx, c))

@@ -64,3 +64,12 @@ type DirectProvider interface {
 type SourceLister interface {
 	Sources() []string
 }
+
+// CheapMetadata is implemented by providers for which the metadata of
+// some candidates is costly: an sdist's may need a build, which runs its
+// build backend. The resolver fetches ahead of need only the metadata a
+// provider calls cheap, and the rest when the solver needs it; without
+// the interface, all metadata counts as cheap.
+type CheapMetadata interface {
+	CheapMetadata(c Candidate) bool
+}
