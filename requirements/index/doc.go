@@ -18,7 +18,8 @@
 // Pages are cached on disk and revalidated with ETag/Last-Modified (or
 // served while fresh per Cache-Control max-age); metadata files and
 // downloads are immutable and verified against their hashes every time
-// they are used. HTTP requests run on a bounded pool. An index's 404 for
+// they are used. HTTP requests run on a bounded pool (DefaultConcurrency
+// in flight) over connections kept alive for reuse. An index's 404 for
 // a project means "no versions"; other failures are errors naming the
 // project and the source.
 //
