@@ -1,6 +1,7 @@
 package indextest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -239,8 +240,14 @@ var (
 )
 
 // servePage serves a project page as PEP 503 HTML, without the hashes or
-// metadata attributes the options take away.
+// metadata attributes the options take away, with its file's
+// Last-Modified so that a client can revalidate (304), as with an index.
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request, p string) {
+	st, err := os.Stat(p)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
 	data, err := os.ReadFile(p)
 	if err != nil {
 		http.NotFound(w, r)
@@ -252,9 +259,5 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, p string) {
 	if s.opts.NoMetadata {
 		data = metadataAttrs.ReplaceAll(data, nil)
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Length", fmt.Sprint(len(data)))
-	if r.Method == http.MethodGet {
-		w.Write(data)
-	}
+	http.ServeContent(w, r, "index.html", st.ModTime(), bytes.NewReader(data))
 }

@@ -123,3 +123,30 @@ func TestKindOf(t *testing.T) {
 		}
 	}
 }
+
+// TestServerPagesRevalidate: a page carries its file's Last-Modified and
+// answers If-Modified-Since with 304, so a client's HTTP cache can
+// revalidate as against a real index.
+func TestServerPagesRevalidate(t *testing.T) {
+	srv := New(t, tree(t), Options{NoHashes: true})
+	resp, err := http.Get(srv.IndexURL() + "demo/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	lm := resp.Header.Get("Last-Modified")
+	if lm == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("headers: %v", resp.Header)
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.IndexURL()+"demo/", nil)
+	req.Header.Set("If-Modified-Since", lm)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotModified {
+		t.Errorf("revalidation: %d, want 304", resp.StatusCode)
+	}
+}
+
