@@ -46,6 +46,15 @@ type Component struct {
 	// Listen are the sockets the controller holds and passes to the
 	// component (LISTEN_FDS), in this order, from fd 3.
 	Listen []Listen
+	// SelfBound are TCP addresses ("127.0.0.1:8000") the component binds
+	// itself, for programs that cannot take a passed socket. The
+	// controller holds nothing and passes nothing for them (no LISTEN_FDS,
+	// no socket unit); it probes the first for readiness when the check
+	// has no address, reports them in Status.Listen (supervisor), and
+	// starts the component only once they are free, so a restart (stop,
+	// then start) does not race the old process for the port. Requests in
+	// that window are refused: this is what a held socket avoids.
+	SelfBound []string
 	// Restart says when a stopped process is started again.
 	Restart RestartPolicy
 	// StopSignal is sent for a graceful stop (0 = SIGTERM); after StopTimeout
@@ -261,6 +270,16 @@ func (c *Component) Validate() error {
 		}
 		names[n] = true
 	}
+	for i, a := range c.SelfBound {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return bad("self_bound", "#%d: %v", i, err)
+		}
+		for _, l := range c.Listen {
+			if strings.HasPrefix(l.Network, "tcp") && l.Address == a {
+				return bad("self_bound", "%s is also a listen socket the controller holds", a)
+			}
+		}
+	}
 	for _, r := range c.After {
 		if !ValidInstanceName(r.Instance) || !ValidComponentName(r.Component) {
 			return bad("after", "bad component reference %q/%q", r.Instance, r.Component)
@@ -278,7 +297,7 @@ func (c *Component) Validate() error {
 	case ReadyNone, ReadyNotify:
 	case ReadyTCP, ReadyHTTP:
 		if c.Ready.Address == "" && c.FirstTCP() == "" {
-			return bad("ready", "%s check needs an address or a tcp listen socket", c.Ready.Kind)
+			return bad("ready", "%s check needs an address, a tcp listen socket or a self-bound address", c.Ready.Kind)
 		}
 	default:
 		return bad("ready", "unknown readiness %q", c.Ready.Kind)
@@ -303,12 +322,15 @@ func (l Listen) FDName(comp string) string {
 }
 
 // FirstTCP returns the address of the component's first TCP listen socket,
-// or "".
+// else its first self-bound address, or "".
 func (c *Component) FirstTCP() string {
 	for _, l := range c.Listen {
 		if strings.HasPrefix(l.Network, "tcp") {
 			return l.Address
 		}
+	}
+	if len(c.SelfBound) > 0 {
+		return c.SelfBound[0]
 	}
 	return ""
 }

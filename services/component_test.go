@@ -23,6 +23,10 @@ func TestValidateRejectsBadComponents(t *testing.T) {
 		"restart policy":   func(c *Component) { c.Restart.When = "sometimes" },
 		"ready w/o addr":   func(c *Component) { c.Listen = nil; c.Ready.Kind = ReadyHTTP },
 		"negative uid":     func(c *Component) { c.UID = -1 },
+		"bad self-bound":   func(c *Component) { c.SelfBound = []string{"8000"} },
+		"held and self-bound": func(c *Component) {
+			c.SelfBound = []string{"127.0.0.1:8000"}
+		},
 	}
 	for name, mut := range cases {
 		c := ok
@@ -47,5 +51,16 @@ func TestValidateAllFindsDuplicates(t *testing.T) {
 	d.Name, d.Instance = "worker", "staging"
 	if err := ValidateAll([]Component{c, d}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("mixed instances: got %v", err)
+	}
+}
+
+func TestSelfBoundAddressIsTheDefaultReadinessAddress(t *testing.T) {
+	c := Component{Name: "web", Instance: "prod", Command: []string{"/usr/bin/python3", "-m", "http.server", "8000"},
+		SelfBound: []string{"127.0.0.1:8000"}, Ready: Readiness{Kind: ReadyHTTP}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.FirstTCP(); got != "127.0.0.1:8000" {
+		t.Fatalf("FirstTCP = %q", got)
 	}
 }

@@ -32,6 +32,12 @@ type LogOptions struct {
 	Follow bool
 	// Lines limits the output to the last n lines (0 = all).
 	Lines int
+	// Since, when set, leaves out what processes started before it wrote
+	// (systemd: journalctl --since; the supervisor: lines before the first
+	// start it logged at or after Since, within the log's last 16 KiB).
+	// Read to explain why a start just failed, without an older run's
+	// output.
+	Since time.Time
 }
 
 // State is a component's coarse state, with systemd's ActiveState names.

@@ -18,4 +18,7 @@
 // (sd_listen_fds(3)): the controller, not the component, owns the listening
 // socket and hands it over as file descriptor 3 onwards with LISTEN_FDS,
 // LISTEN_PID and LISTEN_FDNAMES, so a restart drops no connection.
+// Programs that bind their port themselves (python -m http.server, a
+// development server) declare it in Component.SelfBound instead: the
+// controller then passes nothing, and a restart is stop-then-start.
 package services

@@ -320,7 +320,7 @@ func (c *Controller) Logs(ctx context.Context, instance, component string, opts 
 		os.MkdirAll(spec.LogDir, 0o750)
 		os.WriteFile(path, nil, 0o640)
 	}
-	return openLog(ctx, path, opts.Lines, opts.Follow)
+	return openLog(ctx, path, opts.Lines, opts.Since, opts.Follow)
 }
 
 func readSpec(dir string) (*Spec, error) {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -143,15 +145,48 @@ type follower struct {
 	pre    []byte // buffered start (last N lines)
 }
 
-func openLog(ctx context.Context, path string, lines int, follow bool) (io.ReadCloser, error) {
+// startMarker begins the line the supervisor writes into a component's
+// log before each start of its process: the marker, the time (RFC 3339,
+// UTC), "] starting" and the command.
+const startMarker = "deploykit-supervise: ["
+
+// sinceStart returns the part of log text s from its first start marker
+// at or after t, or "" when there is none.
+func sinceStart(s string, t time.Time) string {
+	for off := 0; off < len(s); {
+		line, _, _ := strings.Cut(s[off:], "\n")
+		if rest, ok := strings.CutPrefix(line, startMarker); ok {
+			if ts, _, ok := strings.Cut(rest, "]"); ok {
+				if at, err := time.Parse(time.RFC3339Nano, ts); err == nil && !at.Before(t) {
+					return s[off:]
+				}
+			}
+		}
+		off += len(line) + 1
+	}
+	return ""
+}
+
+// openLog reads the log at path: the last lines, or (with since) what was
+// written from the first start at or after since, then, with follow, what
+// is appended.
+func openLog(ctx context.Context, path string, lines int, since time.Time, follow bool) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	fl := &follower{ctx: ctx, cancel: cancel, path: path, f: f, follow: follow}
-	if lines > 0 {
-		fl.pre = []byte(tailLines(path, lines))
+	if lines > 0 || !since.IsZero() {
+		if since.IsZero() {
+			fl.pre = []byte(tailLines(path, lines))
+		} else {
+			text := sinceStart(tailLines(path, math.MaxInt), since)
+			if lines > 0 {
+				text = lastLines(text, lines)
+			}
+			fl.pre = []byte(text)
+		}
 		if len(fl.pre) > 0 {
 			fl.pre = append(fl.pre, '\n')
 		}

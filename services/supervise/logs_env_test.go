@@ -24,7 +24,7 @@ func TestLogRotationAndFollow(t *testing.T) {
 	io.WriteString(r, "first line\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	fl, err := openLog(ctx, path, 1, true)
+	fl, err := openLog(ctx, path, 1, time.Time{}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestLogRotationAndFollow(t *testing.T) {
 		t.Error("more rotated files kept than asked for")
 	}
 	// Non-follow with Lines: the last n lines, then EOF.
-	fl2, _ := openLog(ctx, path, 2, false)
+	fl2, _ := openLog(ctx, path, 2, time.Time{}, false)
 	b, _ := io.ReadAll(fl2)
 	fl2.Close()
 	if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[1], "line 29") {

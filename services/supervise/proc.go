@@ -65,7 +65,8 @@ func (p *proc) snapshot() componentState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	cs := componentState{Status: services.Status{Instance: p.c.Instance, Component: p.c.Name, State: p.state,
-		Sub: p.sub, Since: p.since, Restarts: p.restarts, ExitCode: p.exitCode, Error: p.errMsg, Listen: p.addrs}}
+		Sub: p.sub, Since: p.since, Restarts: p.restarts, ExitCode: p.exitCode, Error: p.errMsg,
+		Listen: append(append([]string(nil), p.addrs...), p.c.SelfBound...)}}
 	if p.cur != nil {
 		cs.PID, cs.PGID, cs.PIDStart = p.cur.pid, p.cur.pid, p.cur.pidStart
 	}
@@ -338,6 +339,9 @@ func (p *proc) spawn(ctx context.Context) (*child, error) {
 	if err != nil {
 		return nil, fail(err, "")
 	}
+	if err := waitFree(ctx, c.SelfBound, portFreeWait); err != nil {
+		return nil, fail(err, "")
+	}
 	env, err := p.environ(u)
 	if err != nil {
 		return nil, fail(err, "")
@@ -378,7 +382,7 @@ func (p *proc) spawn(ctx context.Context) (*child, error) {
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: syscall.SIGKILL}
-	fmt.Fprintf(p.out, "deploykit-supervise: starting %s\n", strings.Join(c.Command, " "))
+	fmt.Fprintf(p.out, "%s%s] starting %s\n", startMarker, time.Now().UTC().Format(time.RFC3339Nano), strings.Join(c.Command, " "))
 	if err := cmd.Start(); err != nil {
 		pr.Close()
 		pw.Close()
@@ -457,6 +461,9 @@ func (p *proc) waitReady(ctx context.Context, ch *child, notify *net.UnixConn) e
 					break
 				}
 			}
+		}
+		if addr == "" {
+			addr = c.FirstTCP()
 		}
 		r := services.Readiness{Kind: c.Ready.Kind, Address: addr, Path: c.Ready.Path}
 		go func() {

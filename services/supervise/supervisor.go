@@ -471,8 +471,10 @@ func Main(opts Options) error {
 
 // update re-reads the spec file: changed components take their new
 // definition (used from their next start), new ones are set up stopped,
-// removed ones are stopped and dropped. Listen sockets of a component
-// cannot change while it is supervised.
+// removed ones are stopped and dropped. A component whose sockets changed
+// (another address, or a port it now binds itself instead of being passed
+// it, or the other way round) is stopped and its sockets replaced: it
+// runs the new definition from its next start.
 func (s *Supervisor) update() error {
 	if s.opts.SpecFile == "" {
 		return errors.New("this supervisor has no spec file to reload")
@@ -487,14 +489,6 @@ func (s *Supervisor) update() error {
 	if err := services.ValidateAll(spec.Components); err != nil {
 		return err
 	}
-	s.mu.RLock()
-	for _, c := range spec.Components {
-		if p, ok := s.procs[c.Name]; ok && !sameListen(p.c.Listen, c.Listen) {
-			s.mu.RUnlock()
-			return fmt.Errorf("%w: listen sockets of component %q changed: stop and start the instance", services.ErrInvalid, c.Name)
-		}
-	}
-	s.mu.RUnlock()
 	keep := map[string]bool{}
 	var added []*proc
 	for _, c := range spec.Components {
@@ -502,6 +496,12 @@ func (s *Supervisor) update() error {
 		s.mu.RLock()
 		p, ok := s.procs[c.Name]
 		s.mu.RUnlock()
+		if ok && !sameListen(p.c.Listen, c.Listen) {
+			if err := p.replaceSockets(c); err != nil {
+				return err
+			}
+			continue
+		}
 		if ok {
 			p.op.Lock()
 			p.mu.Lock()
@@ -548,6 +548,34 @@ func (s *Supervisor) update() error {
 		}
 	}
 	s.writeState(true)
+	return nil
+}
+
+// replaceSockets stops the component, closes the sockets it was passed
+// and opens c's, waiting for the old process's self-bound ports to be
+// released. On error the component is left stopped, without sockets.
+func (p *proc) replaceSockets(c services.Component) error {
+	p.stop()
+	p.op.Lock()
+	defer p.op.Unlock()
+	for _, f := range p.files {
+		f.Close()
+	}
+	p.mu.Lock()
+	old := p.c.SelfBound
+	p.files, p.addrs, p.c = nil, nil, c
+	p.mu.Unlock()
+	if err := waitFree(context.Background(), old, portFreeWait); err != nil {
+		return &StartError{Instance: c.Instance, Component: c.Name, Err: err}
+	}
+	files, addrs, err := listen(&c)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.files, p.addrs = files, addrs
+	p.mu.Unlock()
+	p.s.writeState(true)
 	return nil
 }
 

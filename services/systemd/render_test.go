@@ -176,3 +176,45 @@ func TestInstallRefusesPathsUnderTmp(t *testing.T) {
 		t.Fatalf("Install wrote %v", ents)
 	}
 }
+
+func TestRenderSelfBoundComponentHasNoSocketUnit(t *testing.T) {
+	c := services.Component{Name: "web", Instance: "prod", User: "dk-prod",
+		Command:   []string{"/usr/bin/python3", "-m", "http.server", "8123", "--bind", "127.0.0.1"},
+		Env:       map[string]string{"PORT": "8123"},
+		SelfBound: []string{"127.0.0.1:8123"},
+		Ready:     services.Readiness{Kind: services.ReadyHTTP, Path: "/"}}
+	units, err := Render("prod", []services.Component{c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, u := range units {
+		names = append(names, u.Name)
+	}
+	if got := strings.Join(names, " "); got != "deploykit-prod-web.service deploykit-prod.target" {
+		t.Fatalf("units: %s", got)
+	}
+	svc := string(units[0].Content)
+	for _, no := range []string{"Sockets=", "Requires=deploykit-prod-web.socket", "LISTEN_"} {
+		if strings.Contains(svc, no) {
+			t.Errorf("service unit has %q:\n%s", no, svc)
+		}
+	}
+	// The controller probes the address the program binds.
+	r, ok, err := readReady(writeUnit(t, units[0]))
+	if err != nil || !ok || r.Address != "127.0.0.1:8123" || r.Kind != services.ReadyHTTP {
+		t.Fatalf("readiness line: %+v %v %v\n%s", r, ok, err, svc)
+	}
+	if !strings.Contains(svc, `Environment="PORT=8123"`) {
+		t.Errorf("no PORT:\n%s", svc)
+	}
+}
+
+func writeUnit(t *testing.T, u Unit) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), u.Name)
+	if err := os.WriteFile(p, u.Content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
