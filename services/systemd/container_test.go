@@ -285,6 +285,38 @@ func TestUnitsUnderRealSystemd(t *testing.T) {
 		}
 	})
 
+	t.Run("a crash loop ends the readiness wait at once", func(t *testing.T) {
+		comps := containerInstance()
+		// Dies at once, behind a socket unit that keeps accepting: the
+		// probe's requests wait in the backlog until the unit gives up.
+		comps[2].Command = []string{"/bin/sh", "-c", "echo dying; exit 3"}
+		comps[2].Listen = []services.Listen{{Network: "tcp", Address: "127.0.0.1:8091"}}
+		comps[2].Ready = services.Readiness{Kind: services.ReadyHTTP, Timeout: time.Minute}
+		comps[2].Restart = services.RestartPolicy{Delay: 100 * time.Millisecond, Burst: 3}
+		if err := ctl.Install(ctx, "t1", comps); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		err := ctl.Restart(ctx, "t1", "slow")
+		took := time.Since(start)
+		t.Logf("the crash-looping unit's restart failed after %v: %v", took.Round(time.Millisecond), err)
+		if !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "the unit failed") {
+			t.Fatalf("got %v", err)
+		}
+		if took > 30*time.Second {
+			t.Fatalf("took %v of the minute's readiness timeout", took)
+		}
+		rc, err := ctl.Logs(ctx, "t1", "slow", services.LogOptions{Since: start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if !strings.Contains(string(b), "dying") {
+			t.Fatalf("its journal since the restart: %q", b)
+		}
+	})
+
 	t.Run("install drops a removed component", func(t *testing.T) {
 		comps := containerInstance()[:2]
 		pid := statusMap(t, ctl, ctx)["slow"].PID

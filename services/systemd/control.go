@@ -355,17 +355,44 @@ func (c *Controller) waitReady(ctx context.Context, instance string, components 
 			timeout = services.DefaultReadyTimeout
 		}
 		pctx, cancel := context.WithTimeout(ctx, timeout)
+		// A unit that has given up (its start limit hit after a crash
+		// loop, say) will not come up: a watcher stops the probing as
+		// soon as systemd says so, also in the middle of a probe that
+		// waits on a socket unit's backlog.
+		wctx, stop := context.WithCancel(pctx)
+		var why string
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			for {
+				select {
+				case <-wctx.Done():
+					return
+				case <-time.After(300 * time.Millisecond):
+				}
+				if w := c.failed(wctx, u); w != "" {
+					why = w
+					stop()
+					return
+				}
+			}
+		}()
 		var last error
 		for {
-			if last = c.probe(pctx, r); last == nil {
+			if last = c.probe(wctx, r); last == nil {
 				break
 			}
 			select {
-			case <-pctx.Done():
+			case <-wctx.Done():
 			case <-time.After(50 * time.Millisecond):
 				continue
 			}
 			break
+		}
+		stop()
+		<-watched
+		if last != nil && why != "" {
+			last = fmt.Errorf("%s: %w", why, last)
 		}
 		cancel()
 		if last != nil {
@@ -373,6 +400,24 @@ func (c *Controller) waitReady(ctx context.Context, instance string, components 
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// failed says why unit is in the failed state, or "" when it is not.
+func (c *Controller) failed(ctx context.Context, unit string) string {
+	out, err := c.run(ctx, "systemctl", "show", "-p", "ActiveState,Result", unit)
+	if err != nil {
+		return ""
+	}
+	p := map[string]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			p[k] = v
+		}
+	}
+	if p["ActiveState"] != string(services.StateFailed) {
+		return ""
+	}
+	return "the unit failed (result: " + p["Result"] + ")"
 }
 
 func (c *Controller) probe(ctx context.Context, r services.Readiness) error {
@@ -513,6 +558,9 @@ func (c *Controller) Logs(ctx context.Context, instance, component string, opts 
 		return nil, err
 	}
 	args := []string{"journalctl", "--no-pager", "-o", "cat", "-u", us[0]}
+	if !opts.Since.IsZero() {
+		args = append(args, "--since", "@"+strconv.FormatInt(opts.Since.Unix(), 10))
+	}
 	if opts.Lines > 0 {
 		args = append(args, "-n", strconv.Itoa(opts.Lines))
 	} else if opts.Follow {
