@@ -155,7 +155,12 @@ func (m *Manager) components(st *State, spec *Spec, id string) ([]services.Compo
 			c.Restart.When = services.RestartNever
 		}
 		if svc.Listen {
-			c.Listen = []services.Listen{{Network: "tcp", Address: net.JoinHostPort(boundAddress(st), strconv.Itoa(v.Port))}}
+			addr := net.JoinHostPort(boundAddress(st), strconv.Itoa(v.Port))
+			if svc.Socket == SocketSelf {
+				c.SelfBound = []string{addr}
+			} else {
+				c.Listen = []services.Listen{{Network: "tcp", Address: addr}}
+			}
 			c.Ready = services.Readiness{Kind: services.ReadyHTTP, Path: svc.Health, Timeout: m.opts.HealthTimeout}
 			switch svc.Ready {
 			case "tcp":

@@ -71,6 +71,12 @@ type HooksSpec struct {
 	Migrate []string `toml:"migrate" json:"migrate,omitempty"`
 }
 
+// Who binds a listening service's port (ServiceSpec.Socket).
+const (
+	SocketPassed = "passed"
+	SocketSelf   = "self"
+)
+
 // Restart policies of a service.
 const (
 	RestartAlways    = "always"
@@ -83,9 +89,23 @@ type ServiceSpec struct {
 	// Command is the argv; placeholders are expanded per instance. A bare
 	// program name is looked up in the release's venv bin/ first.
 	Command []string `toml:"command" json:"command"`
-	// Listen gives the service a TCP port per instance ({port}, $PORT);
-	// the supervisor or systemd holds the socket, so restarts drop nothing.
+	// Listen gives the service a TCP port per instance ({port}, $PORT).
 	Listen bool `toml:"listen" json:"listen,omitempty"`
+	// Socket says who binds a listening service's port:
+	//
+	//   - "passed" (the default): deploykit binds it (the supervisor, or a
+	//     systemd socket unit) and passes it to the program as fd 3
+	//     (LISTEN_FDS, sd_listen_fds(3)). The socket outlives the program,
+	//     so a restart, an upgrade or a rollback refuses no connection:
+	//     clients wait in the backlog. gunicorn takes the passed socket by
+	//     itself; uvicorn with --fd 3.
+	//   - "self": the program binds {port} itself (python -m http.server
+	//     {port}, Django's runserver, uvicorn --port {port}, Flask's
+	//     app.run). It gets {port} and $PORT, no LISTEN_FDS, no socket
+	//     unit. What is lost: a restart is stop, then start, and requests
+	//     in between are refused. An upgrade still health-checks the new
+	//     release and rolls back if it fails.
+	Socket string `toml:"socket" json:"socket,omitempty"`
 	// Restart is "always", "on-failure" (default) or "no".
 	Restart string `toml:"restart" json:"restart,omitempty"`
 	// Health is the HTTP path checked after a (re)start of a listening
@@ -319,6 +339,14 @@ func (s *Spec) validate(bad func(key, format string, args ...any)) {
 		}
 		if svc.Health != "" && !svc.Listen {
 			bad(key+".health", "only a listening service (listen = true) can be health-checked")
+		}
+		switch svc.Socket {
+		case "", SocketPassed, SocketSelf:
+			if svc.Socket != "" && !svc.Listen {
+				bad(key+".socket", "only a listening service (listen = true) has a socket")
+			}
+		default:
+			bad(key+".socket", "%q is not one of passed (deploykit holds the port and passes it as fd 3), self (the program binds {port} itself)", svc.Socket)
 		}
 		if svc.Listen {
 			listening++

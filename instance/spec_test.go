@@ -70,6 +70,8 @@ func TestParseSpecErrorsNameKeyAndLine(t *testing.T) {
 		{"reserved env", "name = \"a\"\n[env]\nPORT = \"1\"\n", "env.PORT", 3, "set by deploykit"},
 		{"bad restart", "name = \"a\"\n[services.w]\ncommand = [\"x\"]\nrestart = \"sometimes\"\n", "services.w.restart", 4, "not one of"},
 		{"type error", "name = \"a\"\npackages = \"django\"\n", "packages", 2, ""},
+		{"bad socket", "name = \"a\"\n[services.w]\ncommand = [\"x\"]\nlisten = true\nsocket = \"own\"\n", "services.w.socket", 5, "not one of passed"},
+		{"socket without listen", "name = \"a\"\n[services.w]\ncommand = [\"x\"]\nsocket = \"self\"\n", "services.w.socket", 4, "only a listening service"},
 		{"syntax", "name = \"a\"\n[services\n", "", 3, "expected"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
