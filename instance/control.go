@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/deploykit/deploykit/services"
 	"github.com/deploykit/deploykit/services/systemd"
@@ -118,11 +119,12 @@ func (m *Manager) control(ctx context.Context, name, op string, components []str
 	if err != nil {
 		return err
 	}
+	began := time.Now()
 	if err := f(ctrl); err != nil {
-		return fmt.Errorf("instance %s: %s: %w", name, op, err)
+		return m.explainStart(ctx, st, spec, began, fmt.Errorf("instance %s: %s: %w", name, op, err))
 	}
 	if op != "stop" {
-		return m.healthCheck(ctx, st, spec)
+		return m.explainStart(ctx, st, spec, began, m.healthCheck(ctx, st, spec))
 	}
 	return nil
 }

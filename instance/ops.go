@@ -247,6 +247,7 @@ func (m *Manager) planCreate(ctx context.Context, name string, params map[string
 	id := params["release"]
 	st := m.newState(name, spec, params)
 	l := m.layout
+	var began time.Time // when the services were started, for explainStart
 	op := &operation{op: "create", params: params}
 	op.steps = []step{
 		{name: "prepare", do: func(ctx context.Context) error {
@@ -285,12 +286,13 @@ func (m *Manager) planCreate(ctx context.Context, name string, params map[string
 			return removeIfExists(l.Current(name))
 		}},
 		{name: "services", do: func(ctx context.Context) error {
+			began = time.Now()
 			return m.installAndRestart(ctx, st, spec, id)
 		}, undo: func(ctx context.Context) error {
 			return m.uninstallServices(ctx, name)
 		}},
 		{name: "health", do: func(ctx context.Context) error {
-			return m.healthCheck(ctx, st, spec)
+			return m.explainStart(ctx, st, spec, began, m.healthCheck(ctx, st, spec))
 		}},
 		{name: "commit", commit: true, do: func(ctx context.Context) error {
 			st.Current = id
@@ -567,6 +569,7 @@ func (m *Manager) planRollback(ctx context.Context, name string, params map[stri
 // health-check them.
 func (m *Manager) switchSteps(st *State, spec *Spec, id string, prevSpec *Spec, prev string) []step {
 	l, name := m.layout, st.Name
+	var began time.Time // when the services were restarted, for explainStart
 	return []step{
 		{name: "switch", do: func(ctx context.Context) error {
 			return atomicfile.Symlink(filepath.Join("releases", id), l.Current(name))
@@ -574,12 +577,13 @@ func (m *Manager) switchSteps(st *State, spec *Spec, id string, prevSpec *Spec, 
 			return atomicfile.Symlink(filepath.Join("releases", prev), l.Current(name))
 		}},
 		{name: "restart", do: func(ctx context.Context) error {
+			began = time.Now()
 			return m.installAndRestart(ctx, st, spec, id)
 		}, undo: func(ctx context.Context) error {
 			return m.installAndRestart(ctx, st, prevSpec, prev)
 		}},
 		{name: "health", do: func(ctx context.Context) error {
-			return m.healthCheck(ctx, st, spec)
+			return m.explainStart(ctx, st, spec, began, m.healthCheck(ctx, st, spec))
 		}},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/deploykit/deploykit/services"
 	"github.com/deploykit/deploykit/services/supervise"
@@ -40,8 +41,11 @@ func (m *Manager) controller() (services.Controller, error) {
 
 // installAndRestart installs release id's components and (re)starts
 // them. A restart of a listening component hands its socket over, so
-// requests queue instead of failing.
+// requests queue instead of failing (a self-bound one is stopped, then
+// started). A service that fails because it bound its passed port itself
+// gets a *SocketConflictError.
 func (m *Manager) installAndRestart(ctx context.Context, st *State, spec *Spec, id string) error {
+	began := time.Now()
 	// Sockets on another address than the root's cannot be handed over:
 	// a move stops the instance, installs it on the new address and
 	// starts it (see listen.go).
@@ -70,7 +74,7 @@ func (m *Manager) installAndRestart(ctx context.Context, st *State, spec *Spec, 
 		err = ctrl.Restart(ctx, st.Name)
 	}
 	if err != nil {
-		return err
+		return m.explainStart(ctx, st, spec, began, err)
 	}
 	// Recorded once they run there: a move cut short is done again by
 	// the next install or start.
