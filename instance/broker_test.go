@@ -10,13 +10,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/deploykit/deploykit/instance/broker"
+	"github.com/deploykit/deploykit/internal/rabbitnode"
 	"github.com/deploykit/deploykit/internal/rabbittest"
+	"github.com/deploykit/deploykit/internal/testenv"
 	"github.com/deploykit/deploykit/services"
 )
 
@@ -515,5 +518,78 @@ func TestBrokerRestoreKilledAtTheBrokerStepRollsForward(t *testing.T) {
 				t.Fatalf("not serving after recovery: %+v", a)
 			}
 		})
+	}
+}
+
+// TestEmbeddedBrokerNodeIsSupervised: without a broker URL, the embedded
+// node runs under the built-in supervisor (its own epmd in its process
+// group), which starts it again when its VM is killed; Shutdown stops it,
+// epmd and all, and takes it off the supervisor.
+func TestEmbeddedBrokerNodeIsSupervised(t *testing.T) {
+	testenv.NeedRoot(t)
+	ctx := context.Background()
+	if _, err := rabbitnode.FindBinaries(ctx); err != nil {
+		testenv.Skip(t, "%v", err)
+	}
+	root, err := os.MkdirTemp("", "dkr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(root, 0o755)
+	m, err := Open(ctx, Options{Root: root, Services: "supervise"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		m.Shutdown(context.Background())
+		os.RemoveAll(root)
+	})
+	srv, err := m.brokerServer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.admin.Version(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n := srv.node
+	st, err := n.Status()
+	if err != nil || !st.Running {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	pgid, _ := syscall.Getpgid(st.PID)
+	if n.Ports().EPMD == 4369 {
+		t.Fatal("the node uses the host's shared epmd port")
+	}
+	if err := syscall.Kill(st.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		s2, _ := n.Status()
+		if s2.Running && s2.PID != st.PID {
+			if _, err := srv.admin.Version(ctx); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the killed node was not started again")
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	s3, _ := n.Status()
+	pgid3, _ := syscall.Getpgid(s3.PID)
+	if err := m.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.admin.Version(ctx); err == nil {
+		t.Fatal("the node answers after Shutdown")
+	}
+	for _, g := range []int{pgid, pgid3} {
+		if err := syscall.Kill(-g, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Fatalf("process group %d (server, epmd) left after Shutdown: %v", g, err)
+		}
+	}
+	if exists(filepath.Join(m.Layout().SupervisorDir(), brokerNodeInstance, "spec.json")) {
+		t.Fatal("the node is still in the supervisor")
 	}
 }

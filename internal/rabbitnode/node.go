@@ -350,17 +350,14 @@ func (n *Node) Env() map[string]string {
 }
 
 // epmdScript starts the node's own epmd in the background (same process
-// group), waits until it answers, then becomes the RabbitMQ server. An
+// group), waits until it answers, then becomes the RabbitMQ server. One
+// line: service controllers take no newlines in arguments. An
 // epmd that RabbitMQ's start-up would launch itself (epmd -daemon) would
 // leave the group and outlive the node.
-const epmdScript = `"$1" -address 127.0.0.1 -port "$ERL_EPMD_PORT" &
-i=0
-until "$1" -port "$ERL_EPMD_PORT" -names >/dev/null 2>&1; do
-	i=$((i+1))
-	if [ "$i" -gt 200 ]; then echo "rabbitnode: epmd did not start on 127.0.0.1:$ERL_EPMD_PORT" >&2; exit 1; fi
-	sleep 0.05
-done
-exec "$2"`
+const epmdScript = `"$1" -address 127.0.0.1 -port "$ERL_EPMD_PORT" & ` +
+	`i=0; until "$1" -port "$ERL_EPMD_PORT" -names >/dev/null 2>&1; do ` +
+	`i=$((i+1)); if [ "$i" -gt 200 ]; then echo "rabbitnode: epmd did not start on 127.0.0.1:$ERL_EPMD_PORT" >&2; exit 1; fi; sleep 0.05; ` +
+	`done; exec "$2"`
 
 // Command is the node as one foreground program, for a service
 // controller: its own epmd, then rabbitmq-server. Stop it with SIGTERM to
