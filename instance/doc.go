@@ -37,6 +37,20 @@
 // want and start after, so boot brings it up first. Shutdown stops it and
 // removes it from the controller.
 //
+// A spec with [broker] gives each instance its own RabbitMQ vhost and
+// user (instance/broker; broker.go here), provisioned in a journaled step
+// of create, and of an upgrade that adds the table, and deleted by
+// remove. Components see BROKER_URL and CELERY_BROKER_URL, through the
+// secrets env file as DATABASE_URL. Without Options.BrokerURL the vhosts
+// live on an embedded node (internal/rabbitnode) under ROOT/rabbitmq,
+// started on first need like the cluster: supervised, or under systemd
+// deploykit-rmq_embedded-rabbitmq.service, wanted by the units of the
+// instances that use it. A backup keeps the vhost's definitions
+// (queues, exchanges, bindings, policies) but not its messages; restore
+// and clone replace the target's vhost with them, so after "restore
+// production into staging" staging's workers find production's queues,
+// empty, in staging's own vhost.
+//
 // Apply (apply.go) converges an instance to a spec: create, upgrade or
 // nothing, with a dry run that plans without changing the host; it is
 // what the deploykit.fleet Ansible collection runs on every host. A root's

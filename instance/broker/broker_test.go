@@ -35,7 +35,7 @@ func instanceFor(t *testing.T, admin *Admin) Spec {
 	return spec
 }
 
-func adminFor(t *testing.T) (*Admin, *rabbittest.Server) {
+func adminFor(t testing.TB) (*Admin, *rabbittest.Server) {
 	t.Helper()
 	srv := rabbittest.Get(t)
 	a, err := ParseAdminURL(srv.AdminURL)

@@ -9,10 +9,17 @@
 #     venv part of the old scripts); ratio printed;
 #  2. upgrade downtime: requests from bounded local load (4 curl loops)
 #     during `deploykit upgrade` and `deploykit rollback`; failed requests
-#     printed (the goal is zero).
+#     printed (the goal is zero);
+#  3. the broker: the Django spec again with [broker] and a celery worker,
+#     second instances with and without it taking turns (the embedded
+#     RabbitMQ node running, caches warm), each round and the difference
+#     of the medians printed (goal < 2 s); and provisioning alone (vhost,
+#     user, permissions) on that running node, BenchmarkProvision of
+#     instance/broker (goal < 200 ms).
 #
-# Needs root, Python 3, PostgreSQL server binaries, curl, and the test
-# wheelhouse (scripts/test.sh builds it). Usage: scripts/bench/instance.sh
+# Needs root, Python 3, PostgreSQL server binaries, rabbitmq-server, curl,
+# and the test wheelhouse (scripts/test.sh builds it).
+# Usage: scripts/bench/instance.sh [BROKER-ROUNDS (default 3)]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -30,7 +37,7 @@ cleanup() {
 	set +e
 	[[ -f $tmp/stop ]] || touch "$tmp/stop"
 	wait 2>/dev/null
-	for n in bench-a bench-b bench-dj1 bench-dj2; do dk remove "$n" --yes --delete-backups >/dev/null 2>&1; done
+	for n in bench-a bench-b bench-dj1 bench-dj2 bench-djb1 bench-djb2 bench-djn2; do dk remove "$n" --yes --delete-backups >/dev/null 2>&1; done
 	dk shutdown >/dev/null 2>&1
 	rm -rf "$tmp"
 }
@@ -127,8 +134,46 @@ t0=$(now); dk create bench-dj1 --spec "$dj/app.toml" >/dev/null 2>&1; t1=$(now)
 echo "create bench-dj1 (first instance of the spec): $(elapsed "$t0" "$t1") s"
 t0=$(now); dk create bench-dj2 --spec "$dj/app.toml" >/dev/null 2>&1; t1=$(now)
 echo "create bench-dj2 (second instance, cached release): $(elapsed "$t0" "$t1") s (goal < 3 s)"
-dk remove bench-dj1 --yes >/dev/null 2>&1
 dk remove bench-dj2 --yes >/dev/null 2>&1
+
+# 3. The broker. The same Django app with [broker] and a celery worker
+# (celery from the wheelhouse, the task module beside the settings).
+rounds=${1:-3}
+printf -- 'celery\n' >>"$dj/requirements.txt"
+printf 'from celery import Celery\napp = Celery("djdemo")\n' >"$dj/djdemo/celery.py"
+sed -e 's/^name = "djdemo"/name = "djdemob"/' "$dj/app.toml" >"$dj/broker.toml"
+cat >>"$dj/broker.toml" <<'TOMLEOF'
+[broker]
+kind = "rabbitmq"
+[services.worker]
+command = ["celery", "-A", "djdemo", "worker", "--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+TOMLEOF
+echo "== Django + gunicorn + psycopg2 + celery with [broker] (embedded RabbitMQ node)"
+t0=$(now); dk create bench-djb1 --spec "$dj/broker.toml" >/dev/null 2>&1 || { echo "create bench-djb1 failed" >&2; dk create bench-djb1 --spec "$dj/broker.toml"; }; t1=$(now)
+echo "create bench-djb1 (first instance with a broker: starts the node, builds the release): $(elapsed "$t0" "$t1") s"
+with=() without=()
+for r in $(seq 1 "$rounds"); do
+	t0=$(now); dk create bench-djn2 --spec "$dj/app.toml" >/dev/null 2>&1; t1=$(now)
+	a=$(elapsed "$t0" "$t1")
+	t0=$(now); dk create bench-djb2 --spec "$dj/broker.toml" >/dev/null 2>&1; t1=$(now)
+	b=$(elapsed "$t0" "$t1")
+	with+=("$b") without+=("$a")
+	echo "round $r: second instance without broker $a s, with broker and worker $b s (+$(elapsed "$a" "$b") s)"
+	dk remove bench-djn2 --yes >/dev/null 2>&1
+	dk remove bench-djb2 --yes >/dev/null 2>&1
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+mw=$(median "${with[@]}") mo=$(median "${without[@]}")
+echo "medians: without $mo s, with $mw s: the broker adds $(elapsed "$mo" "$mw") s (goal < 2 s)"
+# Provisioning alone, on the running node: its management API as the
+# root's administrator.
+read -r mport < <(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["management"])' "$root/rabbitmq/ports.json")
+export DEPLOYKIT_TEST_BROKER_URL="http://deploykit-admin:$(cat "$root/rabbitmq/admin.password")@127.0.0.1:$mport/"
+go test -run '^$' -bench BenchmarkProvision -benchtime 20x ./instance/broker | grep -E '^Benchmark' |
+	awk '{ printf "provisioning alone (vhost, user, permissions): %.1f ms per instance (goal < 200 ms)\n", $3 / 1e6 }'
+unset DEPLOYKIT_TEST_BROKER_URL
+dk remove bench-djb1 --yes >/dev/null 2>&1
+dk remove bench-dj1 --yes >/dev/null 2>&1
 
 port=$(dk status bench-a --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["ports"]["web"])')
 echo "== upgrade + rollback of bench-a under load (4 curl loops on 127.0.0.1:$port)"
