@@ -139,6 +139,9 @@ type Options struct {
 	// beforePart, when set, runs in a database worker before its n-th COPY
 	// (tests spread the workers out in time with it).
 	beforePart func(worker, n int)
+	// noLanes writes the catalog as archives did before lanes (tests of
+	// restoring those).
+	noLanes bool
 }
 
 // Result describes a finished archive.

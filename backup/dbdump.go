@@ -31,6 +31,10 @@ type Catalog struct {
 	// object's owner (grants to Owner are remapped to the target's owner).
 	Owner  string  `json:"owner,omitempty"`
 	Grants []Grant `json:"grants,omitempty"`
+	// Lanes is the number of lanes the tables' chunks were laid out in
+	// (lanes.go); 0 in archives written before lanes, whose restore loads
+	// any chunk on any connection.
+	Lanes int `json:"lanes,omitempty"`
 }
 
 // Grant is one privilege on one object. Role "" is PUBLIC.
@@ -81,6 +85,8 @@ type Table struct {
 	// composites, extension types: their binary forms carry type OIDs or
 	// depend on an extension's version) stays text.
 	Format string `json:"format,omitempty"`
+	// Lane of the table's chunks, below Catalog.Lanes (lanes.go).
+	Lane int `json:"lane,omitempty"`
 }
 
 func (t Table) String() string { return t.Schema + "." + t.Name }
@@ -130,6 +136,8 @@ type dumper struct {
 	info     archive.DatabaseInfo
 	catalog  Catalog
 	parts    []part
+	laneOf   []int   // each table's lane (lanes.go)
+	laneSize []int64 // estimated bytes per lane
 	version  int
 }
 
@@ -277,10 +285,23 @@ func (d *dumper) begin(ctx context.Context) error {
 	return nil
 }
 
-// plan splits the tables into COPY parts: a table larger than a fair share
-// of the total is cut into block ranges (TID range scans, PostgreSQL 14+),
-// so one large table keeps every connection busy. Largest parts first.
+// plan gives each table a lane (lanes.go) and splits the tables into COPY
+// parts: a table larger than a fair share of the total is cut into block
+// ranges (TID range scans, PostgreSQL 14+), so one large table keeps every
+// connection busy. Largest parts first.
 func (d *dumper) plan(pages []int64) {
+	lanes, size := assignLanes(pages, d.opts.jobs())
+	d.laneOf = lanes
+	if !d.opts.noLanes {
+		d.catalog.Lanes = d.opts.jobs()
+		for i := range d.catalog.Tables {
+			d.catalog.Tables[i].Lane = lanes[i]
+		}
+	}
+	d.laneSize = make([]int64, len(size))
+	for l, s := range size {
+		d.laneSize[l] = s * 8192
+	}
 	var total int64
 	for _, p := range pages {
 		total += p
@@ -348,9 +369,15 @@ func (d *dumper) run(ctx context.Context, aw *archive.Writer, res *Result) error
 	chunkSize := d.opts.chunk()
 	jobs := d.opts.jobs()
 	pool := sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, chunkSize+64<<10)) }}
-	out := make(chan chunk, jobs)
-	work := make(chan part)
+	laneOf := d.laneOf
+	open := make([]int, len(d.laneSize))
+	for _, p := range d.parts {
+		open[laneOf[p.table]]++
+	}
+	queue := newPartQueue(d.parts, len(d.laneSize), laneOf)
+	merge := newLaneMerger(d.laneSize, open, 2)
 	g, gctx := errgroup.WithContext(ctx)
+	defer merge.watch(gctx)()
 	seq := make([]int64, len(d.catalog.Tables)) // next chunk number per table
 	var seqMu sync.Mutex
 	nextName := func(t int) string {
@@ -360,22 +387,8 @@ func (d *dumper) run(ctx context.Context, aw *archive.Writer, res *Result) error
 		seq[t]++
 		return fmt.Sprintf("db/data/%d/%06d", t, n)
 	}
-	g.Go(func() error {
-		defer close(work)
-		for _, p := range d.parts {
-			select {
-			case work <- p:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		}
-		return nil
-	})
-	var workers sync.WaitGroup
 	for worker := range jobs {
-		workers.Add(1)
 		g.Go(func() error {
-			defer workers.Done()
 			conn, err := connect(gctx, d.db.ConnString, d.db.Name)
 			if err != nil {
 				return err
@@ -387,38 +400,40 @@ func (d *dumper) run(ctx context.Context, aw *archive.Writer, res *Result) error
 			if _, err := conn.Exec(gctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(d.snapshot)); err != nil {
 				return fmt.Errorf("backup: importing snapshot: %w", err)
 			}
-			n := 0
-			for p := range work {
+			for n := 0; ; n++ {
+				p, ok := queue.next(worker)
+				if !ok {
+					break
+				}
 				if d.opts.beforePart != nil {
 					d.opts.beforePart(worker, n)
-					n++
 				}
-				if err := d.copyPart(gctx, conn, p, chunkSize, &pool, out, nextName); err != nil {
+				put := func(c chunk) error { return merge.put(laneOf[p.table], c) }
+				if err := d.copyPart(gctx, conn, p, chunkSize, &pool, put, nextName); err != nil {
 					return err
 				}
+				merge.partDone(laneOf[p.table])
 			}
 			_, err = conn.Exec(gctx, "COMMIT")
 			return err
 		})
 	}
-	go func() {
-		workers.Wait()
-		close(out)
-	}()
 	var werr error
-	for c := range out {
-		if werr == nil {
-			werr = aw.AddFile(c.name, 0o644, timeZero, int64(c.data.Len()), c.sum, bytes.NewReader(c.data.Bytes()),
-				map[string]string{"rows": strconv.FormatInt(c.rows, 10)})
-			if werr != nil {
-				// Stop the producers; keep draining so none blocks.
-				g.Go(func() error { return werr })
-			}
-			res.Rows += c.rows
-			res.Bytes += int64(c.data.Len())
+	for {
+		c, ok, err := merge.next()
+		if err != nil || !ok {
+			break
 		}
+		werr = aw.AddFile(c.name, 0o644, timeZero, int64(c.data.Len()), c.sum, bytes.NewReader(c.data.Bytes()),
+			map[string]string{"rows": strconv.FormatInt(c.rows, 10)})
+		res.Rows += c.rows
+		res.Bytes += int64(c.data.Len())
 		c.data.Reset()
 		pool.Put(c.data)
+		if werr != nil {
+			merge.stop(werr) // the producers stop too
+			break
+		}
 	}
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("backup: database %s: %w", d.db.Name, err)
@@ -472,17 +487,15 @@ func (w *rowChunker) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func (d *dumper) copyPart(ctx context.Context, conn *pgx.Conn, p part, size int, pool *sync.Pool, out chan<- chunk, nextName func(int) string) error {
+func (d *dumper) copyPart(ctx context.Context, conn *pgx.Conn, p part, size int, pool *sync.Pool, put func(chunk) error, nextName func(int) string) error {
 	t := d.catalog.Tables[p.table]
 	w := &rowChunker{buf: pool.Get().(*bytes.Buffer), size: size, binary: t.Format == "binary"}
 	var rows int64
 	w.flush = func() error {
 		c := chunk{name: nextName(p.table), data: w.buf, rows: w.rows, sum: sha256.Sum256(w.buf.Bytes())}
 		rows += w.rows
-		select {
-		case out <- c:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := put(c); err != nil {
+			return err
 		}
 		w.buf, w.rows = pool.Get().(*bytes.Buffer), 0
 		return nil

@@ -46,9 +46,11 @@ type dbLoader struct {
 	schema   *os.File
 	list     string // pg_restore -L file
 	preDone  bool
-	work     chan loadJob
+	queues   []chan loadJob // one per connection in lane mode, else one shared
+	lanes    bool           // lane mode (freshload.go)
 	g        *errgroup.Group
 	gctx     context.Context
+	stop     context.CancelFunc // ends the workers without finishing (abort)
 	pool     sync.Pool
 	mu       sync.Mutex
 	loaded   []int64
@@ -219,12 +221,37 @@ func (l *dbLoader) preData(ctx context.Context) error {
 	}
 	emit(l.onEvent, Event{Kind: "schema", Path: l.tmpName})
 	l.pool.New = func() any { return new(bytes.Buffer) }
-	l.work = make(chan loadJob, l.jobs)
-	l.g, l.gctx = errgroup.WithContext(ctx)
+	wctx, stop := context.WithCancel(ctx)
+	l.stop = stop
+	l.g, l.gctx = errgroup.WithContext(wctx)
+	if l.lanes = l.catalog.Lanes > 0; l.lanes {
+		for range l.jobs {
+			q := make(chan loadJob, laneReadAhead)
+			l.queues = append(l.queues, q)
+			l.g.Go(func() error { return l.laneWorker(l.gctx, q) })
+		}
+		return nil
+	}
+	q := make(chan loadJob, l.jobs)
+	l.queues = []chan loadJob{q}
 	for range l.jobs {
-		l.g.Go(func() error { return l.worker(l.gctx) })
+		l.g.Go(func() error { return l.worker(l.gctx, q) })
 	}
 	return nil
+}
+
+// queue is where table t's chunks go.
+func (l *dbLoader) queue(t int) chan loadJob {
+	if len(l.queues) == 1 {
+		return l.queues[0]
+	}
+	return l.queues[l.catalog.Tables[t].Lane%len(l.queues)]
+}
+
+func (l *dbLoader) closeQueues() {
+	for _, q := range l.queues {
+		close(q)
+	}
 }
 
 // writeList writes the pg_restore table of contents minus the comments on
@@ -289,7 +316,7 @@ func (l *dbLoader) ownerConn(ctx context.Context, setup string) (*pgx.Conn, erro
 	return conn, nil
 }
 
-func (l *dbLoader) worker(ctx context.Context) error {
+func (l *dbLoader) worker(ctx context.Context, work chan loadJob) error {
 	conn, err := l.ownerConn(ctx, "SET synchronous_commit TO off")
 	if err != nil {
 		return err
@@ -304,29 +331,42 @@ func (l *dbLoader) worker(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case job, ok := <-l.work:
+		case job, ok := <-work:
 			if !ok {
 				return nil
 			}
 			j = job
 		}
-		t := l.catalog.Tables[j.table]
-		var data io.Reader = bytes.NewReader(j.buf.Bytes())
-		if t.Format == "binary" {
-			data = io.MultiReader(bytes.NewReader(copyBinaryHeader), data, bytes.NewReader(copyBinaryTrailer))
+		if err := l.load(ctx, conn, j, false); err != nil {
+			return err
 		}
-		tag, err := conn.PgConn().CopyFrom(ctx, data, t.copySQL("FROM STDIN"))
-		l.pool.Put(j.buf)
-		if err != nil {
-			return l.fail(fmt.Errorf("table %s: %w", t, err))
-		}
-		if tag.RowsAffected() != j.rows {
-			return l.fail(fmt.Errorf("table %s: %w: a chunk loaded %d rows, the archive says %d", t, ErrRowCount, tag.RowsAffected(), j.rows))
-		}
-		l.mu.Lock()
-		l.loaded[j.table] += j.rows
-		l.mu.Unlock()
 	}
+}
+
+// load COPYs one chunk in, FREEZE when the table was emptied in the
+// session's current transaction, and checks its row count.
+func (l *dbLoader) load(ctx context.Context, conn *pgx.Conn, j loadJob, freeze bool) error {
+	t := l.catalog.Tables[j.table]
+	var data io.Reader = bytes.NewReader(j.buf.Bytes())
+	if t.Format == "binary" {
+		data = io.MultiReader(bytes.NewReader(copyBinaryHeader), data, bytes.NewReader(copyBinaryTrailer))
+	}
+	sql := t.copySQL("FROM STDIN")
+	if freeze {
+		sql = t.copyFreezeSQL()
+	}
+	tag, err := conn.PgConn().CopyFrom(ctx, data, sql)
+	l.pool.Put(j.buf)
+	if err != nil {
+		return l.fail(fmt.Errorf("table %s: %w", t, err))
+	}
+	if tag.RowsAffected() != j.rows {
+		return l.fail(fmt.Errorf("table %s: %w: a chunk loaded %d rows, the archive says %d", t, ErrRowCount, tag.RowsAffected(), j.rows))
+	}
+	l.mu.Lock()
+	l.loaded[j.table] += j.rows
+	l.mu.Unlock()
+	return nil
 }
 
 func (l *dbLoader) dataChunk(ctx context.Context, table int, size, rows int64, r io.Reader) error {
@@ -340,7 +380,7 @@ func (l *dbLoader) dataChunk(ctx context.Context, table int, size, rows int64, r
 		return err
 	}
 	select {
-	case l.work <- loadJob{table: table, rows: rows, buf: buf}:
+	case l.queue(table) <- loadJob{table: table, rows: rows, buf: buf}:
 		return nil
 	case <-l.gctx.Done():
 		l.pool.Put(buf)
@@ -360,9 +400,11 @@ func (l *dbLoader) finish(ctx context.Context, want []int64) error {
 			return err
 		}
 	}
-	close(l.work)
+	l.closeQueues()
 	l.finished = true
-	if err := l.g.Wait(); err != nil {
+	err := l.g.Wait()
+	l.stop()
+	if err != nil {
 		return err
 	}
 	emit(l.onEvent, Event{Kind: "data-restored", Path: l.tmpName})
@@ -595,9 +637,12 @@ func (l *dbLoader) copyDatabaseSettings(ctx context.Context, conn *pgx.Conn) err
 
 // abort stops the workers and drops the temporary database.
 func (l *dbLoader) abort() {
-	if l.work != nil && !l.finished {
+	if l.queues != nil && !l.finished {
+		// Cancelled, not just closed: a lane worker would commit its
+		// rows (and sync them) for a database about to be dropped.
 		l.finished = true
-		close(l.work)
+		l.stop()
+		l.closeQueues()
 		l.g.Wait()
 	}
 	l.cleanupFiles()

@@ -11,7 +11,8 @@
 //	broker/definitions.json   Options.Broker's definitions, when given (archive format 2);
 //	                          Summary.Broker on restore, ReadBrokerFile alone
 //	files/NAME/...            each captured directory (Options.Dirs), in lexical order
-//	db/catalog.json           tables (name, columns), sequence values, extensions, grants
+//	db/catalog.json           tables (name, columns, lane), sequence values, extensions,
+//	                          grants, the number of lanes
 //	db/schema/NNNNNN          pg_dump --format=custom --schema-only, in chunks
 //	db/data/T/NNNNNN          rows of table T (index into the catalog) in the table's
 //	                          COPY format (catalog "format": "" text, "binary" the
@@ -26,6 +27,8 @@
 //     db/schema/ chunks come, in order, before any db/data/ chunk.
 //   - A db/data/T chunk names a table of the catalog and carries a
 //     non-negative DEPLOYKIT.rows record.
+//   - A table's lane is below the catalog's number of lanes (0, and
+//     absent, in archives without lanes).
 //   - files/NAME members exist only for names listed in the manifest's dirs.
 //
 // # Database: one snapshot, parallel streams
@@ -36,7 +39,10 @@
 // schema under that snapshot (--snapshot), and Jobs connections that import
 // it (SET TRANSACTION SNAPSHOT) stream table data with COPY TO, large tables
 // split into block ranges (ctid ranges, PostgreSQL 14+) so one big table
-// uses every connection. The database stays fully usable meanwhile.
+// uses every connection. The database stays fully usable meanwhile. Each
+// table belongs to one of Jobs lanes of about equal size, and the archive
+// interleaves the lanes' chunks in proportion to their sizes (lanes.go),
+// so that a restore can load every table through one connection.
 //
 // Restore never touches the target database until everything is in place:
 // a fresh database under a temporary name, owned by the target role, gets
@@ -44,6 +50,13 @@
 // --role=OWNER, so the target role owns every object whatever role owned
 // it in the source), the rows through parallel COPY FROM, then post-data
 // (indexes, constraints, triggers; pg_restore -j) and sequence values.
+// Each connection loads the tables of its lanes in one transaction, each
+// table emptied (TRUNCATE) by that transaction before its rows come in
+// with COPY FREEZE: at wal_level = minimal (deploykit's embedded cluster)
+// the rows then cost no WAL, and everywhere they arrive frozen, so the
+// index builds and the first VACUUM do not rewrite every page
+// (freshload.go). Archives from before lanes load any chunk on any
+// connection.
 // While rows load and indexes build, the new tables have autovacuum off
 // (else its VACUUM of a freshly loaded table holds up each index build on
 // it for deadlock_timeout); each table's own storage options are put back,

@@ -79,9 +79,15 @@ func (w *rawWriter) device(name string) {
 
 func rawArchive(t *testing.T, fill func(w *rawWriter)) []byte {
 	t.Helper()
+	return rawArchiveOf(t, archive.Manifest{Format: archive.FormatVersion, Instance: "prod", Dirs: []string{"data"}}, fill)
+}
+
+// rawArchiveOf is rawArchive with another manifest.
+func rawArchiveOf(t *testing.T, m archive.Manifest, fill func(w *rawWriter)) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	w := &rawWriter{t: t, tw: tar.NewWriter(&buf)}
-	man, _ := json.Marshal(archive.Manifest{Format: archive.FormatVersion, Instance: "prod", Dirs: []string{"data"}})
+	man, _ := json.Marshal(m)
 	w.file(archive.ManifestName, string(man))
 	fill(w)
 	w.tw.Flush()

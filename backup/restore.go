@@ -254,6 +254,12 @@ func (st *restorer) run(ctx context.Context, r io.Reader, ro archive.ReaderOptio
 				if t.Format != "" && t.Format != "binary" {
 					return nil, layout("table %q.%q in unknown format %q", t.Schema, t.Name, t.Format)
 				}
+				if t.Lane < 0 || (t.Lane > 0 && t.Lane >= cat.Lanes) {
+					return nil, layout("table %q.%q in lane %d of %d", t.Schema, t.Name, t.Lane, cat.Lanes)
+				}
+			}
+			if cat.Lanes < 0 {
+				return nil, layout("%d lanes", cat.Lanes)
 			}
 			st.catalog = &cat
 			tableRows = make([]int64, len(cat.Tables))
