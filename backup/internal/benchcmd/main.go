@@ -13,6 +13,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime/pprof"
 	"time"
@@ -50,7 +51,9 @@ func main() {
 	ctx := context.Background()
 	start := time.Now()
 	var onEvent func(backup.Event)
+	log := slog.New(slog.DiscardHandler)
 	if *verbose {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		onEvent = func(e backup.Event) {
 			fmt.Fprintf(os.Stderr, "%7.2fs %s %s rows=%d\n", time.Since(start).Seconds(), e.Kind, e.Path, e.Rows)
 		}
@@ -65,7 +68,7 @@ func main() {
 			fmt.Printf("tables=%d rows=%d bytes=%d\n", res.Tables, res.Rows, res.Bytes)
 		}
 	case "restore":
-		opts := backup.RestoreOptions{Instance: "bench", Jobs: *jobs, OnEvent: onEvent, MaintenanceWorkMem: *mwm,
+		opts := backup.RestoreOptions{Instance: "bench", Force: true, SkipDirs: true, Jobs: *jobs, OnEvent: onEvent, MaintenanceWorkMem: *mwm, Logger: log,
 			Database: &backup.Database{ConnString: *url, Name: *db, Owner: *owner}}
 		if *precheck {
 			_, err = backup.RestoreFile(ctx, *in, opts)
