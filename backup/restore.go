@@ -90,7 +90,8 @@ func Check(ctx context.Context, r io.Reader, opts CheckOptions) (*Summary, error
 		st.db = &dbLoader{db: deep, jobs: jobsOr(opts.Jobs), pgBin: opts.PgBin, tempDir: opts.TempDir,
 			scratch: true, log: st.log, onEvent: opts.OnEvent}
 	}
-	return st.run(ctx, r, archive.ReaderOptions{Instance: opts.Instance, Force: opts.Force})
+	// A plain check has both CPUs to itself: decompress beside the hashing.
+	return st.run(ctx, r, archive.ReaderOptions{Instance: opts.Instance, Force: opts.Force, ReadAhead: opts.Deep == nil})
 }
 
 // CheckFile is Check on a file.

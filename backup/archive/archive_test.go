@@ -84,6 +84,9 @@ func TestRoundTrip(t *testing.T) {
 	if content["files/data/sub/a.txt"] != "hello" || content["db/data/1/0"] != "1\tone\n2\ttwo\n" {
 		t.Fatalf("content %q", content)
 	}
+	if ac, an, err := readAll(data, ReaderOptions{Instance: "prod", ReadAhead: true}); err != nil || fmt.Sprint(ac) != fmt.Sprint(content) || fmt.Sprint(an) != fmt.Sprint(names) {
+		t.Fatalf("read ahead: %v, %v, %q", err, an, ac)
+	}
 	r, err := NewReader(bytes.NewReader(data), ReaderOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -259,12 +262,14 @@ func TestHostileArchivesAreRejected(t *testing.T) {
 		{"other instance", &raw{instance: "staging"}, ErrOtherInstance},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, _, err := readAll(c.a.bytes(t), ReaderOptions{Instance: "prod"})
-			if !errors.Is(err, c.want) {
-				t.Fatalf("got %v, want %v", err, c.want)
-			}
-		})
+		for _, ahead := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/readahead=%v", c.name, ahead), func(t *testing.T) {
+				_, _, err := readAll(c.a.bytes(t), ReaderOptions{Instance: "prod", ReadAhead: ahead})
+				if !errors.Is(err, c.want) {
+					t.Fatalf("got %v, want %v", err, c.want)
+				}
+			})
+		}
 	}
 }
 
@@ -282,6 +287,9 @@ func TestTruncatedStreamIsRejectedAtEveryLength(t *testing.T) {
 	data := validArchive(t, "prod")
 	for n := 0; n < len(data); n += 1 + n/16 {
 		_, _, err := readAll(data[:n], ReaderOptions{})
+		if _, _, aerr := readAll(data[:n], ReaderOptions{ReadAhead: true}); aerr == nil || fmt.Sprint(aerr) != fmt.Sprint(err) {
+			t.Fatalf("truncated to %d of %d bytes: read ahead %v, without %v", n, len(data), aerr, err)
+		}
 		if err == nil {
 			t.Fatalf("truncated to %d of %d bytes: accepted", n, len(data))
 		}
@@ -302,8 +310,10 @@ func TestCorruptByteIsDetected(t *testing.T) {
 		c[i] ^= 0x40
 		// A flip in zstd's padding bits may decode to the same content,
 		// which is harmless; any other change must be an error.
-		if got, _, err := readAll(c, ReaderOptions{}); err == nil && fmt.Sprint(got) != fmt.Sprint(orig) {
-			t.Fatalf("flipping byte %d changed the content unnoticed", i)
+		for _, ahead := range []bool{false, true} {
+			if got, _, err := readAll(c, ReaderOptions{ReadAhead: ahead}); err == nil && fmt.Sprint(got) != fmt.Sprint(orig) {
+				t.Fatalf("flipping byte %d changed the content unnoticed (read ahead: %v)", i, ahead)
+			}
 		}
 	}
 }
@@ -311,8 +321,10 @@ func TestCorruptByteIsDetected(t *testing.T) {
 func TestDataAfterSealIsRejected(t *testing.T) {
 	data := validArchive(t, "prod")
 	extra := compress(t, []byte("trailing garbage"))
-	if _, _, err := readAll(append(bytes.Clone(data), extra...), ReaderOptions{}); !errors.Is(err, ErrSeal) {
-		t.Fatalf("got %v", err)
+	for _, ahead := range []bool{false, true} {
+		if _, _, err := readAll(append(bytes.Clone(data), extra...), ReaderOptions{ReadAhead: ahead}); !errors.Is(err, ErrSeal) {
+			t.Fatalf("read ahead %v: got %v", ahead, err)
+		}
 	}
 }
 

@@ -23,6 +23,11 @@ type ReaderOptions struct {
 	// manifest naming another one is ErrOtherInstance unless Force.
 	Instance string
 	Force    bool
+	// ReadAhead decompresses in a goroutine of its own, a few MiB ahead:
+	// decompressing and hashing then share two CPUs. It pays when nothing
+	// else needs them (a check: about 1.4 s instead of 2.6 s for the bench
+	// archive); during a restore the server does.
+	ReadAhead bool
 }
 
 // Reader reads and verifies an archive as it streams. Next returns members
@@ -31,6 +36,7 @@ type ReaderOptions struct {
 // io.EOF only after the seal verified and the stream ended cleanly.
 type Reader struct {
 	zr       *zstd.Decoder // nil when reading an uncompressed stream (tests)
+	ahead    *readAhead    // with ReadAhead: it owns zr
 	src      io.Reader     // the decompressed stream
 	tr       *tar.Reader
 	manifest Manifest
@@ -59,6 +65,16 @@ func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 	zr, err := zstd.NewReader(br, zstd.WithDecoderMaxWindow(MaxWindowSize), zstd.WithDecoderConcurrency(1))
 	if err != nil {
 		return nil, fmt.Errorf("backup archive: %w", err)
+	}
+	if opts.ReadAhead {
+		ahead := newReadAhead(zr, zr.Close, 1<<20, 4)
+		ar, err := newReader(ahead, opts)
+		if err != nil {
+			ahead.Close()
+			return nil, err
+		}
+		ar.ahead = ahead
+		return ar, nil
 	}
 	ar, err := newReader(zr, opts)
 	if err != nil {
@@ -121,6 +137,10 @@ func (r *Reader) Seal() *Seal { return r.seal }
 func (r *Reader) Close() error {
 	if r.zr != nil {
 		r.zr.Close()
+	}
+	if r.ahead != nil {
+		r.ahead.Close()
+		r.ahead = nil
 	}
 	return nil
 }
