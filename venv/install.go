@@ -220,7 +220,7 @@ func (v *Venv) apply(ctx context.Context, op string, wheels []Wheel, remove []st
 	// Prepare: hash, unpack and verify, compile — all in the cache, in
 	// parallel; the venv is untouched until every wheel is ready.
 	var comp *compiler
-	if !opts.NoCompile {
+	if !opts.NoCompile || op == opCompile {
 		comp = newCompiler(v.Python, opts.compilers())
 		defer comp.Close()
 	}
@@ -305,6 +305,15 @@ func (v *Venv) apply(ctx context.Context, op string, wheels []Wheel, remove []st
 	var places []placement
 	var dists []Dist
 	for _, p := range preps {
+		if op == opCompile {
+			pl, dist, err := v.planCompiled(p, installed, c)
+			if err != nil {
+				return fail(err)
+			}
+			places = append(places, pl...)
+			dists = append(dists, dist)
+			continue
+		}
 		if d, ok := installed[requirements.NormalizeName(p.entry.Name)]; ok {
 			if err := removeDist(d); err != nil {
 				return fail(err)
@@ -335,6 +344,9 @@ func (v *Venv) apply(ctx context.Context, op string, wheels []Wheel, remove []st
 		}
 	}
 	for i, d := range dists {
+		if op == opCompile {
+			break // the EventCompiled of each were the news
+		}
 		emit(Event{Kind: EventInstalled, Name: d.Name, Version: d.Version, Wheel: preps[i].w.Path, Done: i + 1, Total: len(dists)})
 	}
 	log.Info(op+" done", "venv", v.Dir, "installed", len(dists), "removed", len(removed), "files", len(places), "elapsed", time.Since(start))

@@ -41,7 +41,12 @@ func TestKillChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = v.Install(ctx, []Wheel{{Path: os.Getenv("DK_KILL_WHEEL")}}, InstallOptions{Cache: c, NoCompile: true, Jobs: 1})
+	w := os.Getenv("DK_KILL_WHEEL")
+	if os.Getenv("DK_KILL_OP") == "compile" {
+		_, err = v.Compile(ctx, []Distribution{distributionOf(t, w)}, InstallOptions{Cache: c, Jobs: 1})
+	} else {
+		_, err = v.Install(ctx, []Wheel{{Path: w}}, InstallOptions{Cache: c, NoCompile: true, Jobs: 1})
+	}
 	if mode == "none" { // a plain install, for the two-process test
 		if err != nil {
 			t.Fatal(err)
