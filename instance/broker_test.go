@@ -268,7 +268,9 @@ func TestBrokerCreateKilledAtTheBrokerStepRollsBack(t *testing.T) {
 	specPath := filepath.Join(f.specDir, "app.toml")
 	name := randomName("qk")
 	cleanup(t, m, name)
-	for _, point := range []string{"broker", "broker:done", "build"} {
+	// "compile" is the step after broker (build runs before the database
+	// and broker steps, compiling meanwhile: compile.go).
+	for _, point := range []string{"broker", "broker:done", "compile"} {
 		t.Run(point, func(t *testing.T) {
 			if err := runKilled(f, "create", name, specPath, point); err != nil {
 				t.Fatal(err)

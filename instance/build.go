@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/deploykit/deploykit/instance/account"
 	"github.com/deploykit/deploykit/internal/filehash"
 	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/dist"
@@ -598,10 +597,12 @@ func worldExecutable(path string) bool {
 
 // buildRelease makes release id: a copy of the spec and its migrations,
 // the lock (resolved from the spec, or derived from base) and the venv
-// holding exactly the lock, linked from the shared cache. A directory left
-// by an interrupted build is removed first: a release dir either is
-// complete or is being built under the journal.
-func (m *Manager) buildRelease(ctx context.Context, st *State, spec *Spec, id string, base buildBase) error {
+// holding exactly the lock, linked from the shared cache, and starts
+// byte-compiling it in the background (rc; the compile step finishes the
+// release: compile.go). A directory left by an interrupted build is
+// removed first: a release dir either is complete or is being built under
+// the journal.
+func (m *Manager) buildRelease(ctx context.Context, st *State, spec *Spec, id string, base buildBase, rc *releaseCompile) error {
 	l := m.layout
 	dir := l.ReleaseDir(st.Name, id)
 	if err := os.RemoveAll(dir); err != nil {
@@ -665,20 +666,13 @@ func (m *Manager) buildRelease(ctx context.Context, st *State, spec *Spec, id st
 	if err != nil {
 		return err
 	}
-	if _, err := v.Sync(ctx, dists, venv.InstallOptions{Cache: cache, Logger: m.log, OnEvent: func(e venv.Event) {
+	if _, err := v.Sync(ctx, dists, venv.InstallOptions{Cache: cache, NoCompile: true, Logger: m.log, OnEvent: func(e venv.Event) {
 		m.emit(Event{Instance: st.Name, Op: "build", Kind: EventProgress, Step: "build", Current: int64(e.Done), Total: int64(e.Total), Message: e.Name})
 	}}); err != nil {
 		return err
 	}
-	if st.UID == 0 {
-		return nil
-	}
-	// Only the new release: older ones were secured when built.
-	acct, err := m.account(ctx, st)
-	if err != nil {
-		return err
-	}
-	return acct.Secure(ctx, account.Tree{Code: []string{dir}})
+	m.startCompile(ctx, rc, st, v, dists, cache)
+	return nil
 }
 
 // countLocked returns the number of packages in a release's lock.

@@ -28,7 +28,11 @@
 // requirements/resolve, locked into the release's pylock.toml
 // (requirements/lock), and installed by venv from the shared cache
 // ROOT/cache. A hotfix resolves again with every package of the current
-// lock pinned except the named ones. Without Options.DatabaseURL the
+// lock pinned except the named ones. A release byte-compiles in the
+// background while the steps after its build that do not need it run
+// (database and broker provisioning, starting their servers); the compile
+// step waits for it before anything runs the release, and reports how
+// much of the compiling the other steps hid (compile.go). Without Options.DatabaseURL the
 // embedded cluster (internal/pgcluster) under ROOT/postgres is created and
 // started by the first operation that needs it, under the service
 // controller and restarted if it dies: a supervised process of the

@@ -144,7 +144,7 @@ func TestCreateKilledAtEveryStepRollsBack(t *testing.T) {
 	specPath := filepath.Join(f.specDir, "app.toml")
 	name := randomName("tk")
 	cleanup(t, m, name)
-	points := []string{"prepare", "account", "account:done", "database", "database:done", "build", "build:done", "migrate:done", "switch:done", "services", "services:done", "health:done", "commit:done"}
+	points := []string{"prepare", "account", "account:done", "build", "build:done", CrashAtCompiling, "database", "database:done", "compile", "compile:done", "migrate:done", "switch:done", "services", "services:done", "health:done", "commit:done"}
 	for _, point := range points {
 		t.Run(point, func(t *testing.T) {
 			if err := runKilled(f, "create", name, specPath, point); err != nil {
@@ -170,7 +170,7 @@ func TestUpgradeKilledAtEveryStepIsOldOrNew(t *testing.T) {
 	f, m, name, _ := withInstance(t, "tu", "0")
 	ctx := context.Background()
 	specPath := filepath.Join(f.specDir, "app.toml")
-	points := []string{"build", "build:done", "database:done", "migrate:done", "switch", "switch:done", "restart", "restart:done", "health:done", "commit:done", "prune"}
+	points := []string{"build", "build:done", CrashAtCompiling, "database:done", "compile", "compile:done", "migrate:done", "switch", "switch:done", "restart", "restart:done", "health:done", "commit:done", "prune"}
 	for i, point := range points {
 		t.Run(point, func(t *testing.T) {
 			before, err := m.Status(ctx, name)

@@ -101,7 +101,11 @@ type Event struct {
 	Current  int64
 	Total    int64
 	Elapsed  time.Duration // for EventStepDone
-	Err      error
+	// Waited is, for the EventInfo of the compile step, how long the
+	// operation waited for the release's background byte-compilation
+	// (Elapsed is how long it took).
+	Waited time.Duration
+	Err    error
 }
 
 // Manager runs operations on the instances under one root. It is safe for

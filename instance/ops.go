@@ -248,6 +248,7 @@ func (m *Manager) planCreate(ctx context.Context, name string, params map[string
 	st := m.newState(name, spec, params)
 	l := m.layout
 	var began time.Time // when the services were started, for explainStart
+	rc := &releaseCompile{}
 	op := &operation{op: "create", params: params}
 	op.steps = []step{
 		{name: "prepare", do: func(ctx context.Context) error {
@@ -262,6 +263,14 @@ func (m *Manager) planCreate(ctx context.Context, name string, params map[string
 		}, undo: func(ctx context.Context) error {
 			return m.removeAccount(ctx, st)
 		}},
+		// The release compiles in the background from build to compile
+		// (compile.go).
+		{name: "build", do: func(ctx context.Context) error {
+			return m.buildRelease(ctx, st, spec, id, buildBase{}, rc)
+		}, undo: func(ctx context.Context) error {
+			rc.stop()
+			return os.RemoveAll(l.ReleaseDir(name, id))
+		}},
 		{name: "database", do: func(ctx context.Context) error {
 			return m.ensureDatabase(ctx, st, spec)
 		}, undo: func(ctx context.Context) error {
@@ -272,10 +281,8 @@ func (m *Manager) planCreate(ctx context.Context, name string, params map[string
 		}, undo: func(ctx context.Context) error {
 			return m.dropBroker(ctx, st)
 		}},
-		{name: "build", do: func(ctx context.Context) error {
-			return m.buildRelease(ctx, st, spec, id, buildBase{})
-		}, undo: func(ctx context.Context) error {
-			return os.RemoveAll(l.ReleaseDir(name, id))
+		{name: "compile", do: func(ctx context.Context) error {
+			return m.finishCompile(ctx, rc, st, "create", id)
 		}},
 		{name: "migrate", do: func(ctx context.Context) error {
 			return m.migrate(ctx, st, spec, id)
@@ -428,11 +435,15 @@ func (m *Manager) planUpgrade(ctx context.Context, name, kind string, params map
 	}
 	base := buildBase{lockFile: m.layout.ReleaseLock(name, prev), changes: changes}
 	l := m.layout
+	rc := &releaseCompile{}
 	op := &operation{op: kind, params: params}
 	op.steps = []step{
+		// The release compiles in the background from build to compile
+		// (compile.go).
 		{name: "build", do: func(ctx context.Context) error {
-			return m.buildRelease(ctx, st, spec, id, base)
+			return m.buildRelease(ctx, st, spec, id, base, rc)
 		}, undo: func(ctx context.Context) error {
+			rc.stop()
 			return os.RemoveAll(l.ReleaseDir(name, id))
 		}},
 		{name: "database", do: func(ctx context.Context) error {
@@ -444,6 +455,9 @@ func (m *Manager) planUpgrade(ctx context.Context, name, kind string, params map
 			return m.ensureBroker(ctx, st, spec)
 		}, undo: func(ctx context.Context) error {
 			return m.brokerUndo(ctx, old, spec)
+		}},
+		{name: "compile", do: func(ctx context.Context) error {
+			return m.finishCompile(ctx, rc, st, kind, id)
 		}},
 		{name: "migrate", do: func(ctx context.Context) error {
 			return m.migrate(ctx, st, spec, id)
