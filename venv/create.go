@@ -13,8 +13,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/deploykit/deploykit/internal/atomicfile"
 )
 
 //go:embed templates/activate templates/activate.csh templates/activate.fish
@@ -116,9 +114,11 @@ func Create(ctx context.Context, dir string, py *Interpreter, opts CreateOptions
 		}
 		return fail(err)
 	}
-	if err := atomicfile.SyncDir(parent); err != nil {
-		return fail(err)
-	}
+	// Not fsynced, as python -m venv does not and as installs into the
+	// venv are not (txn.go): a venv is atomic against a killed process,
+	// and a crash of the machine may lose one just made. An fsync here
+	// waits for the filesystem's journal, up to tens of milliseconds on
+	// a busy disk: several times the rest of Create.
 	if opts.Logger != nil {
 		opts.Logger.Debug("venv created", "dir", abs, "python", py.Path, "version", py.Version)
 	}
@@ -164,17 +164,31 @@ func populate(tmp, final string, py *Interpreter, opts CreateOptions) error {
 	v := newVenv(tmp, py)
 	exe := baseExecutable(py)
 	mm := py.MajorMinor()
-	dirPerm := os.FileMode(0o777 &^ umask())
+	// tmp is new and empty: each directory is made once, parents first,
+	// with no probing (what mkdir -p would do costs a failed lookup each).
+	made := map[string]bool{tmp: true}
+	var mkdirs func(d string) error
+	mkdirs = func(d string) error {
+		if made[d] {
+			return nil
+		}
+		if !strings.HasPrefix(d, tmp+string(filepath.Separator)) {
+			return os.MkdirAll(d, 0o777)
+		}
+		if err := mkdirs(filepath.Dir(d)); err != nil {
+			return err
+		}
+		made[d] = true
+		return mkdirNew(d)
+	}
 	for _, d := range []string{v.Scripts, v.Purelib, v.Platlib, filepath.Join(tmp, "include")} {
-		if err := os.MkdirAll(d, dirPerm); err != nil {
+		if err := mkdirs(d); err != nil {
 			return err
 		}
 	}
-	if py.PointerBits == 64 && py.Markers["sys_platform"] == "linux" {
-		if _, err := os.Lstat(filepath.Join(tmp, "lib64")); errors.Is(err, fs.ErrNotExist) {
-			if err := os.Symlink("lib", filepath.Join(tmp, "lib64")); err != nil {
-				return err
-			}
+	if py.PointerBits == 64 && py.Markers["sys_platform"] == "linux" && !made[filepath.Join(tmp, "lib64")] {
+		if err := os.Symlink("lib", filepath.Join(tmp, "lib64")); err != nil {
+			return err
 		}
 	}
 	links := [][2]string{{exe, "python3"}, {"python3", "python"}, {"python3", "python" + mm}}
@@ -200,10 +214,12 @@ func populate(tmp, final string, py *Interpreter, opts CreateOptions) error {
 	fmt.Fprintf(&cfg, "executable = %s\n", py.RealPath)
 	fmt.Fprintf(&cfg, "prompt = %s\n", prompt)
 	fmt.Fprintf(&cfg, "deploykit = %s\n", Version)
-	if err := os.WriteFile(filepath.Join(tmp, "pyvenv.cfg"), []byte(cfg.String()), 0o666); err != nil {
+	// The files are new (tmp is): written with the system calls directly.
+	fileMode := 0o666 &^ umask()
+	if err := writeNew(filepath.Join(tmp, "pyvenv.cfg"), []byte(cfg.String()), fileMode); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(tmp, ".gitignore"), []byte("# Created by deploykit\n*\n"), 0o666); err != nil {
+	if err := writeNew(filepath.Join(tmp, ".gitignore"), []byte("# Created by deploykit\n*\n"), fileMode); err != nil {
 		return err
 	}
 	binName := filepath.Base(v.Scripts)
@@ -221,7 +237,7 @@ func populate(tmp, final string, py *Interpreter, opts CreateOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(v.Scripts, name), []byte(repl.Replace(string(t))), 0o666); err != nil {
+		if err := writeNew(filepath.Join(v.Scripts, name), []byte(repl.Replace(string(t))), fileMode); err != nil {
 			return err
 		}
 	}
