@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/deploykit/deploykit/internal/testenv"
 )
@@ -125,4 +126,76 @@ func TestCLIInterpreterFactsAsRootGoToTheRootsCache(t *testing.T) {
 	if out := c.ok("venv", filepath.Join(dir, "v2"), "--python", py.Path, "--json"); !strings.Contains(out, `"python": "3.98.0"`) {
 		t.Fatalf("second venv ran the interpreter again instead of reading the cache: %s", out)
 	}
+}
+
+// benchDir is a scratch directory on the machine's disk ($DEPLOYKIT_BENCH_DIR,
+// else /var/tmp): the install figures are about a real filesystem, not tmpfs.
+func benchDir(b *testing.B) string {
+	b.Helper()
+	parent := os.Getenv("DEPLOYKIT_BENCH_DIR")
+	if parent == "" {
+		parent = "/var/tmp"
+	}
+	dir, err := os.MkdirTemp(parent, "dk-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func benchRun(b *testing.B, env []string, name string, args ...string) {
+	b.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// BenchmarkCLIVenv is `deploykit venv DIR --python PY` as a whole process,
+// the interpreter's facts cached by an earlier command (the figure
+// scripts/bench/venv.sh compares with python -m venv --without-pip).
+func BenchmarkCLIVenv(b *testing.B) {
+	py := testenv.SystemPython(b)
+	dir := benchDir(b)
+	env := []string{"DEPLOYKIT_ROOT=" + filepath.Join(dir, "root"), "XDG_CACHE_HOME=" + filepath.Join(dir, "xdg")}
+	benchRun(b, env, binary, "venv", filepath.Join(dir, "first"), "--python", py.Path)
+	i := 0
+	for b.Loop() {
+		i++
+		benchRun(b, env, binary, "venv", filepath.Join(dir, "v"+strconv.Itoa(i)), "--python", py.Path)
+	}
+}
+
+// BenchmarkCLIInstallWarm is `deploykit venv` + `deploykit install
+// --no-compile --no-index -f WHEELHOUSE ROOTS…` from a warm cache onto the
+// disk, as whole processes; it also reports cp -al of the installed tree
+// (the floor) and the ratio to it (goal: at most 1.5).
+func BenchmarkCLIInstallWarm(b *testing.B) {
+	py := testenv.SystemPython(b)
+	wh := testenv.GetWheelhouse(b)
+	roots, err := os.ReadFile(filepath.Join(wh.Dir, "roots.txt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := benchDir(b)
+	env := []string{"DEPLOYKIT_ROOT=" + filepath.Join(dir, "root"), "XDG_CACHE_HOME=" + filepath.Join(dir, "xdg")}
+	install := func(v string) {
+		benchRun(b, env, binary, "venv", v, "--python", py.Path)
+		benchRun(b, env, binary, append([]string{"install", "--venv", v, "--no-compile", "--no-index", "-f", wh.Dir}, strings.Fields(string(roots))...)...)
+	}
+	src := filepath.Join(dir, "src")
+	install(src)
+	var floor time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		t0 := time.Now()
+		benchRun(b, nil, "cp", "-al", src, filepath.Join(dir, "cp"+strconv.Itoa(i)))
+		floor += time.Since(t0)
+		b.StartTimer()
+		install(filepath.Join(dir, "v"+strconv.Itoa(i)))
+	}
+	b.ReportMetric(float64(floor.Milliseconds())/float64(b.N), "cp-al-ms/op")
+	b.ReportMetric(float64(b.Elapsed())/float64(floor), "x-cp-al")
 }

@@ -6,6 +6,9 @@
 //	    every comparison, printed with ratios
 //	benchcmd install -python PY -cache DIR -venv DIR WHEEL...
 //	    one Create + Install (for /usr/bin/time -v peak memory)
+//	benchcmd cli -deploykit BIN -python PY -wheels DIR -work DIR [-floor BIN]
+//	    the deploykit CLI as whole processes against python -m venv,
+//	    pip and cp -al, on the work directory's disk (cli.go)
 package main
 
 import (
@@ -27,7 +30,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchcmd all|install ...")
+		fmt.Fprintln(os.Stderr, "usage: benchcmd all|install|cli ...")
 		os.Exit(2)
 	}
 	var err error
@@ -36,6 +39,8 @@ func main() {
 		err = all(os.Args[2:])
 	case "install":
 		err = installOnce(os.Args[2:])
+	case "cli":
+		err = cli(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
 	}
