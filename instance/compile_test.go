@@ -43,8 +43,8 @@ func TestCreateCompilesInTheBackground(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(steps, " "); !strings.Contains(got, "build database compile migrate switch") {
-		t.Fatalf("steps %q: the database is not provisioned between build and compile", got)
+	if got := strings.Join(steps, " "); !strings.Contains(got, "build database broker compile migrate switch") {
+		t.Fatalf("steps %q: the database and the broker are not provisioned between build and compile", got)
 	}
 	if report == nil {
 		t.Fatal("no compile report")
