@@ -31,7 +31,9 @@ const Suite = "bookworm"
 // Packages are installed into the root file system besides minbase.
 // postgresql-15 lets an instance's embedded cluster run as a unit of the
 // container's systemd (its default cluster is removed, see EnsureRootfs).
-var Packages = []string{"systemd", "systemd-sysv", "dbus", "python3", "postgresql-15"}
+// openssh-server makes the containers hosts that configuration management
+// reaches over SSH (Hosts; its sshd listens on the host's address only).
+var Packages = []string{"systemd", "systemd-sysv", "dbus", "python3", "postgresql-15", "openssh-server"}
 
 // marker is written into a finished root file system.
 const marker = ".deploykit-rootfs"
@@ -389,6 +391,10 @@ func EnsureRootfs(ctx context.Context, dir, mirror string, log *slog.Logger) err
 		mirror = HostMirror()
 	}
 	tmp := dir + ".tmp"
+	// A debootstrap that was killed (a test's timeout) leaves /proc and
+	// /sys mounted in its target: they would keep the tree from being
+	// removed and the next debootstrap from running.
+	unmountUnder(tmp)
 	os.RemoveAll(tmp)
 	os.RemoveAll(dir) // unfinished (no marker)
 	debootstrap, err := exec.LookPath("debootstrap")
@@ -397,9 +403,16 @@ func EnsureRootfs(ctx context.Context, dir, mirror string, log *slog.Logger) err
 	}
 	start := time.Now()
 	log.Info("debootstrap", "dir", dir, "mirror", mirror)
-	cmd := exec.CommandContext(ctx, debootstrap, "--variant=minbase", "--include="+strings.Join(Packages, ","), Suite, tmp, mirror)
+	// The packages are kept beside the trees: a tree for a new package
+	// list downloads only what is new.
+	debs := filepath.Join(filepath.Dir(dir), "debootstrap-cache")
+	if err := os.MkdirAll(debs, 0o755); err != nil {
+		return &Error{Step: "rootfs", Err: err}
+	}
+	cmd := exec.CommandContext(ctx, debootstrap, "--variant=minbase", "--cache-dir="+debs, "--include="+strings.Join(Packages, ","), Suite, tmp, mirror)
 	cmd.WaitDelay = 5 * time.Second
 	if out, err := cmd.CombinedOutput(); err != nil {
+		unmountUnder(tmp)
 		os.RemoveAll(tmp)
 		return &Error{Step: "debootstrap", Err: err, Console: tailLines(string(out), 30)}
 	}
@@ -412,6 +425,14 @@ func EnsureRootfs(ctx context.Context, dir, mirror string, log *slog.Logger) err
 		os.RemoveAll(d)
 		os.RemoveAll(filepath.Join(tmp, "var/lib/postgresql", ver, "main"))
 	}
+	// openssh-server enabled its sshd, which would listen on every address
+	// of a container sharing the machine's network (HostNetwork): the
+	// machine's own public ones included. Disabled here; Hosts start it
+	// on their own addresses only.
+	sshUnits, _ := filepath.Glob(filepath.Join(tmp, "etc/systemd/system/*.wants/ssh.service"))
+	for _, p := range append(sshUnits, filepath.Join(tmp, "etc/systemd/system/sshd.service")) {
+		os.Remove(p)
+	}
 	if err := os.WriteFile(filepath.Join(tmp, marker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 		return &Error{Step: "rootfs", Err: err}
 	}
@@ -420,6 +441,25 @@ func EnsureRootfs(ctx context.Context, dir, mirror string, log *slog.Logger) err
 	}
 	log.Info("rootfs ready", "dir", dir, "took", time.Since(start))
 	return nil
+}
+
+// unmountUnder lazily unmounts every mount point at or below dir, deepest
+// first.
+func unmountUnder(dir string) {
+	data, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && (f[1] == dir || strings.HasPrefix(f[1], dir+"/")) {
+			points = append(points, f[1])
+		}
+	}
+	for i := len(points) - 1; i >= 0; i-- {
+		syscall.Unmount(points[i], syscall.MNT_DETACH)
+	}
 }
 
 func tailLines(s string, n int) string {

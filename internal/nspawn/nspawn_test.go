@@ -2,12 +2,18 @@ package nspawn
 
 import (
 	"context"
+	"encoding/hex"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deploykit/deploykit/internal/testenv"
 )
 
 func TestBootExecPoweroff(t *testing.T) {
@@ -137,4 +143,102 @@ func FuzzParseMirror(f *testing.F) {
 			t.Fatalf("non-http mirror %q", u)
 		}
 	})
+}
+
+// TestHostsAnswerSSHOnTheirOwnAddresses boots two hosts: each is reached
+// over SSH as root with the key, on its own address only, and what each
+// serves on its address is reachable from the machine, on the same port.
+func TestHostsAnswerSSHOnTheirOwnAddresses(t *testing.T) {
+	testenv.Command(t, "ssh")
+	h := StartHosts(t, HostsOptions{N: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	names := map[string]bool{}
+	for _, x := range h.Hosts {
+		if !strings.HasPrefix(x.Address, "127.") {
+			t.Fatalf("host address %s is not a loopback address", x.Address)
+		}
+		args := append(h.SSHOptions(), "root@"+x.Address, "cat /proc/sys/kernel/hostname; id -u")
+		out, err := exec.CommandContext(ctx, "ssh", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ssh %s: %v\n%s", x.Address, err, out)
+		}
+		// The host answering on an address is the container booted for it.
+		f := strings.Fields(string(out))
+		if len(f) != 2 || f[0] != HostName(x.Address) || f[1] != "0" {
+			t.Fatalf("ssh %s: %q, want host name %s and uid 0", x.Address, out, HostName(x.Address))
+		}
+		names[f[0]] = true
+		if _, err := x.Exec(ctx, "systemd-run", "--unit=probe", "python3", "-m", "http.server", "--bind", x.Address, "8765"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(names) != 2 {
+		t.Fatalf("the two hosts are one machine: %v", names)
+	}
+	// The hosts share the machine's network: their sshds listen on their
+	// own addresses, and none on every address (or the machine's).
+	seen := map[string]bool{}
+	for _, l := range listenersOnPort(t, 22) {
+		seen[l] = true
+		if l != h.Hosts[0].Address && l != h.Hosts[1].Address {
+			t.Errorf("something listens on %s:22 besides the hosts' sshds", l)
+		}
+	}
+	if !seen[h.Hosts[0].Address] || !seen[h.Hosts[1].Address] {
+		t.Errorf("listeners on port 22: %v, want the hosts' addresses", seen)
+	}
+	for _, x := range h.Hosts {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := http.Get("http://" + x.Address + ":8765/")
+			if err == nil {
+				resp.Body.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s:8765 not answering: %v", x.Address, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// A wrong key is refused.
+	other := filepath.Join(t.TempDir(), "k")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	args := append(h.SSHOptions(), "-i", other, "root@"+h.Hosts[0].Address, "true")
+	args[1] = other // replace the host key
+	if err := exec.CommandContext(ctx, "ssh", args...).Run(); err == nil {
+		t.Fatal("ssh with another key got in")
+	}
+}
+
+// listenersOnPort lists the IPv4 and IPv6 addresses with a TCP socket
+// listening on port in this network namespace (/proc/net/tcp, tcp6).
+func listenersOnPort(t *testing.T, port int) []string {
+	t.Helper()
+	var out []string
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			fs := strings.Fields(line)
+			if len(fs) < 4 || fs[3] != "0A" { // LISTEN
+				continue
+			}
+			hexAddr, hexPort, _ := strings.Cut(fs[1], ":")
+			if p, _ := strconv.ParseUint(hexPort, 16, 16); int(p) != port {
+				continue
+			}
+			b, _ := hex.DecodeString(hexAddr)
+			for i := 0; i+4 <= len(b); i += 4 { // each 32-bit word is little-endian
+				b[i], b[i+1], b[i+2], b[i+3] = b[i+3], b[i+2], b[i+1], b[i]
+			}
+			out = append(out, net.IP(b).String())
+		}
+	}
+	return out
 }
