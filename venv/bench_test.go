@@ -40,8 +40,19 @@ func BenchmarkCreate(b *testing.B) {
 }
 
 // BenchmarkInstallWarmToDisk installs the whole wheelhouse without
-// compiling into a new venv from a warm cache on the disk, in-process.
+// compiling into a new venv from a warm cache on the disk, in-process,
+// with the default parallelism and with 1, 2, 4 and 8 workers.
 func BenchmarkInstallWarmToDisk(b *testing.B) {
+	for _, jobs := range []int{0, 1, 2, 4, 8} {
+		name := "jobs=" + strconv.Itoa(jobs)
+		if jobs == 0 {
+			name = "jobs=default"
+		}
+		b.Run(name, func(b *testing.B) { benchInstallWarm(b, jobs) })
+	}
+}
+
+func benchInstallWarm(b *testing.B, jobs int) {
 	ctx := context.Background()
 	py := py311(b)
 	dir := benchDir(b)
@@ -58,7 +69,7 @@ func BenchmarkInstallWarmToDisk(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := v.Install(ctx, ws, InstallOptions{Cache: c, NoCompile: true}); err != nil {
+		if _, err := v.Install(ctx, ws, InstallOptions{Cache: c, NoCompile: true, Jobs: jobs}); err != nil {
 			b.Fatal(err)
 		}
 	}

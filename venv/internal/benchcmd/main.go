@@ -9,6 +9,8 @@
 //	benchcmd cli -deploykit BIN -python PY -wheels DIR -work DIR [-floor BIN]
 //	    the deploykit CLI as whole processes against python -m venv,
 //	    pip and cp -al, on the work directory's disk (cli.go)
+//	benchcmd jobs -python PY -wheels DIR -work DIR [-rounds N]
+//	    a warm install with 1, 2, 4 and 8 workers, taking turns (jobs.go)
 package main
 
 import (
@@ -30,7 +32,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchcmd all|install|cli ...")
+		fmt.Fprintln(os.Stderr, "usage: benchcmd all|install|cli|jobs ...")
 		os.Exit(2)
 	}
 	var err error
@@ -41,6 +43,8 @@ func main() {
 		err = installOnce(os.Args[2:])
 	case "cli":
 		err = cli(os.Args[2:])
+	case "jobs":
+		err = jobs(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
 	}
