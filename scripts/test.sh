@@ -42,6 +42,14 @@ need useradd passwd
 need curl curl
 need /usr/bin/time time          # scripts/bench/* measure peak memory with it
 need strace strace               # venv's test counts an install's system calls
+# examples/ansible: the real ansible-playbook against nspawn hosts (their
+# sshd is openssh-server in the hosts' root file system, internal/nspawn),
+# HAProxy in front of them, and the collection's offline sanity checks.
+need ansible-playbook ansible-core
+need ssh openssh-client
+need haproxy haproxy
+need pycodestyle pycodestyle
+need pylint pylint
 need /usr/lib/rabbitmq/bin/rabbitmq-server rabbitmq-server   # internal/rabbittest's throwaway node
 
 if ((${#missing[@]})); then
