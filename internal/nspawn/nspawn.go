@@ -30,10 +30,12 @@ const Suite = "bookworm"
 
 // Packages are installed into the root file system besides minbase.
 // postgresql-15 lets an instance's embedded cluster run as a unit of the
-// container's systemd (its default cluster is removed, see EnsureRootfs).
+// container's systemd (its default cluster is removed, see EnsureRootfs);
+// rabbitmq-server does the same for the embedded broker node (the
+// package's own service and the host-wide epmd are masked).
 // openssh-server makes the containers hosts that configuration management
 // reaches over SSH (Hosts; its sshd listens on the host's address only).
-var Packages = []string{"systemd", "systemd-sysv", "dbus", "python3", "postgresql-15", "openssh-server"}
+var Packages = []string{"systemd", "systemd-sysv", "dbus", "python3", "postgresql-15", "rabbitmq-server", "openssh-server"}
 
 // marker is written into a finished root file system.
 const marker = ".deploykit-rootfs"
@@ -432,6 +434,15 @@ func EnsureRootfs(ctx context.Context, dir, mirror string, log *slog.Logger) err
 	sshUnits, _ := filepath.Glob(filepath.Join(tmp, "etc/systemd/system/*.wants/ssh.service"))
 	for _, p := range append(sshUnits, filepath.Join(tmp, "etc/systemd/system/sshd.service")) {
 		os.Remove(p)
+	}
+	// rabbitmq-server's own service and erlang's shared epmd (port 4369)
+	// would start at every boot; deploykit's nodes run epmds of their own.
+	for _, u := range []string{"rabbitmq-server.service", "epmd.service", "epmd.socket"} {
+		p := filepath.Join(tmp, "etc/systemd/system", u)
+		os.Remove(p)
+		if err := os.Symlink("/dev/null", p); err != nil {
+			return &Error{Step: "rootfs", Err: err}
+		}
 	}
 	if err := os.WriteFile(filepath.Join(tmp, marker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 		return &Error{Step: "rootfs", Err: err}
