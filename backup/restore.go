@@ -98,7 +98,7 @@ func Check(ctx context.Context, r io.Reader, opts CheckOptions) (*Summary, error
 func CheckFile(ctx context.Context, path string, opts CheckOptions) (*Summary, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+		return nil, err // names the path
 	}
 	defer f.Close()
 	s, err := Check(ctx, f, opts)
@@ -136,7 +136,7 @@ func RestoreFile(ctx context.Context, path string, opts RestoreOptions) (*Summar
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+		return nil, err // names the path
 	}
 	defer f.Close()
 	return Restore(ctx, f, opts)
@@ -376,7 +376,7 @@ func ReadManifest(r io.Reader) (*archive.Manifest, error) {
 func ReadManifestFile(path string) (*archive.Manifest, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+		return nil, err // names the path
 	}
 	defer f.Close()
 	m, err := ReadManifest(f)
@@ -394,7 +394,7 @@ func ReadManifestFile(path string) (*archive.Manifest, error) {
 func ReadBrokerFile(path string) (*archive.Manifest, []byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("backup: %w", err)
+		return nil, nil, err // names the path
 	}
 	defer f.Close()
 	ar, err := archive.NewReader(f, archive.ReaderOptions{})

@@ -124,7 +124,7 @@ type RestoreOptions struct {
 
 func (m *Manager) restore(ctx context.Context, name, file string, ropts RestoreOptions) error {
 	if _, err := os.Stat(file); err != nil {
-		return fmt.Errorf("restore: %w", err)
+		return fmt.Errorf("restore %s: %w", name, err)
 	}
 	abs, err := filepath.Abs(file)
 	if err != nil {
@@ -135,10 +135,10 @@ func (m *Manager) restore(ctx context.Context, name, file string, ropts RestoreO
 	// must not cost a stop and start.
 	sum, err := backup.CheckFile(ctx, abs, backup.CheckOptions{Instance: name, Force: ropts.Force, Logger: m.log})
 	if err != nil {
-		return fmt.Errorf("restore: %s: %w", file, err)
+		return fmt.Errorf("restore %s: %w", name, err) // CheckFile names the file
 	}
 	if err := checkBrokerDefinitions(sum); err != nil {
-		return fmt.Errorf("restore: %s: %w", file, err)
+		return fmt.Errorf("restore %s: %s: %w", name, abs, err)
 	}
 	params := map[string]string{"file": abs}
 	if ropts.Force {
@@ -252,11 +252,15 @@ func (m *Manager) anyRunning(ctx context.Context, name string) bool {
 	return false
 }
 
+// ErrSameInstance: a clone whose source and destination are one
+// instance.
+var ErrSameInstance = errors.New("source and destination are the same instance")
+
 // Clone copies SRC's database and data into DST: a backup of SRC (kept
 // in ROOT/backups/SRC) restored into DST.
 func (m *Manager) Clone(ctx context.Context, src, dst string) error {
 	if src == dst {
-		return errors.New("clone: source and destination are the same instance")
+		return fmt.Errorf("clone %s: %w", src, ErrSameInstance)
 	}
 	// Both must exist before the source is backed up for nothing.
 	for _, n := range []string{src, dst} {

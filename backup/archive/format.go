@@ -73,10 +73,24 @@ type MemberError struct {
 }
 
 func (e *MemberError) Error() string {
-	return fmt.Sprintf("backup archive: member %q: %v", e.Name, e.Err)
+	return fmt.Sprintf("member %q: %v", e.Name, e.Err)
 }
 
 func (e *MemberError) Unwrap() error { return e.Err }
+
+// OtherInstanceError is an archive whose manifest names another instance
+// than the reader was told (ReaderOptions.Instance). It matches
+// ErrOtherInstance.
+type OtherInstanceError struct {
+	Archive string // the instance the archive was made from
+	Want    string // the instance it was read for
+}
+
+func (e *OtherInstanceError) Error() string {
+	return fmt.Sprintf("the archive is a backup of instance %q", e.Archive)
+}
+
+func (e *OtherInstanceError) Is(target error) bool { return target == ErrOtherInstance }
 
 func memberErr(name string, err error) error { return &MemberError{Name: name, Err: err} }
 

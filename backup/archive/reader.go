@@ -55,7 +55,7 @@ func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(4)
 	if err != nil || !bytes.Equal(head, zstdMagic) {
-		return nil, fmt.Errorf("backup archive: %w (no zstd frame at the start)", ErrNotArchive)
+		return nil, fmt.Errorf("%w (no zstd frame at the start)", ErrNotArchive)
 	}
 	// One synchronous decoder: on the bench archive (scripts/bench/backup.sh,
 	// 1.3 GiB of members) concurrency 2 took 1.06 s and 1.29 CPU-s to
@@ -64,7 +64,7 @@ func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 	// is the server's.
 	zr, err := zstd.NewReader(br, zstd.WithDecoderMaxWindow(MaxWindowSize), zstd.WithDecoderConcurrency(1))
 	if err != nil {
-		return nil, fmt.Errorf("backup archive: %w", err)
+		return nil, fmt.Errorf("reading the archive: %w", err)
 	}
 	if opts.ReadAhead {
 		ahead := newReadAhead(zr, zr.Close, 1<<20, 4)
@@ -115,12 +115,11 @@ func newReader(src io.Reader, opts ReaderOptions) (*Reader, error) {
 		}
 	}
 	if err == nil && opts.Instance != "" && ar.manifest.Instance != opts.Instance && !opts.Force {
-		err = fmt.Errorf("backup archive: %w: made from instance %q, not %q (force to restore anyway)",
-			ErrOtherInstance, ar.manifest.Instance, opts.Instance)
+		err = &OtherInstanceError{Archive: ar.manifest.Instance, Want: opts.Instance}
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			err = fmt.Errorf("backup archive: %w: no manifest", ErrTruncated)
+			err = fmt.Errorf("%w: no manifest", ErrTruncated)
 		}
 		return nil, err
 	}
@@ -163,7 +162,7 @@ func (r *Reader) Next() (*Member, error) {
 	m, err := r.next()
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, zstd.ErrMagicMismatch) {
-			err = fmt.Errorf("backup archive: %w: %v", ErrTruncated, err)
+			err = fmt.Errorf("%w: %v", ErrTruncated, err)
 		}
 		r.err = err
 		return nil, err
@@ -183,13 +182,13 @@ func (r *Reader) next() (*Member, error) {
 	}
 	hdr, err := r.tr.Next()
 	if err == io.EOF {
-		return nil, fmt.Errorf("backup archive: %w: the stream ends before the seal", ErrTruncated)
+		return nil, fmt.Errorf("%w: the stream ends before the seal", ErrTruncated)
 	}
 	if err != nil {
 		if errors.Is(err, tar.ErrHeader) || errors.Is(err, tar.ErrInsecurePath) {
-			return nil, fmt.Errorf("backup archive: %w: %v", ErrNotArchive, err)
+			return nil, fmt.Errorf("%w: %v", ErrNotArchive, err)
 		}
-		return nil, fmt.Errorf("backup archive: %w", err)
+		return nil, err // Next says what it means (ErrTruncated)
 	}
 	m, err := r.checkHeader(hdr)
 	if err != nil {
@@ -341,7 +340,7 @@ func (r *Reader) readSeal(m *Member) error {
 		if err == nil {
 			return memberErr(hdr.Name, fmt.Errorf("%w: a member after the seal", ErrSeal))
 		}
-		return fmt.Errorf("backup archive: after the seal: %w", err)
+		return fmt.Errorf("after the seal: %w", err)
 	}
 	// The tar end may be followed by padding zeros; anything else, or a
 	// broken zstd frame, is an error.
@@ -350,14 +349,14 @@ func (r *Reader) readSeal(m *Member) error {
 		n, err := r.src.Read(buf)
 		for _, b := range buf[:n] {
 			if b != 0 {
-				return fmt.Errorf("backup archive: %w: data after the end of the tar stream", ErrSeal)
+				return fmt.Errorf("%w: data after the end of the tar stream", ErrSeal)
 			}
 		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("backup archive: after the seal: %w", err)
+			return fmt.Errorf("after the seal: %w", err)
 		}
 	}
 	r.seal = &s

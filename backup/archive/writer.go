@@ -56,17 +56,17 @@ func NewWriter(w io.Writer, m Manifest, opts WriterOptions) (*Writer, error) {
 	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(conc),
 		zstd.WithEncoderCRC(true), zstd.WithWindowSize(2<<20))
 	if err != nil {
-		return nil, fmt.Errorf("backup archive: %w", err)
+		return nil, fmt.Errorf("writing the archive: %w", err)
 	}
 	aw := &Writer{zw: zw, tw: tar.NewWriter(zw), chain: newChain(), names: map[string]Type{}}
 	m.Format = formatFor(&m)
 	aw.format, aw.broker = m.Format, m.Broker != nil
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("backup archive: manifest: %w", err)
+		return nil, fmt.Errorf("archive manifest: %w", err)
 	}
 	if len(data) > MaxManifestSize {
-		return nil, fmt.Errorf("backup archive: manifest: %w (%d bytes)", ErrLimit, len(data))
+		return nil, fmt.Errorf("archive manifest: %w (%d bytes)", ErrLimit, len(data))
 	}
 	if err := aw.add(ManifestName, data, nil); err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func NewWriter(w io.Writer, m Manifest, opts WriterOptions) (*Writer, error) {
 
 func (w *Writer) check(name string, t Type) error {
 	if w.closed {
-		return fmt.Errorf("backup archive: write after Close")
+		return fmt.Errorf("archive: write after Close")
 	}
 	if err := CheckName(name); err != nil {
 		return memberErr(name, err)
@@ -194,7 +194,7 @@ func (w *Writer) Close(extra map[string]string) error {
 		return err
 	}
 	if len(data) > MaxSealSize {
-		return fmt.Errorf("backup archive: seal: %w", ErrLimit)
+		return fmt.Errorf("archive seal: %w", ErrLimit)
 	}
 	sum := sha256.Sum256(data)
 	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: SealName, Size: int64(len(data)), Mode: 0o644,

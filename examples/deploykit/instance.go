@@ -470,7 +470,7 @@ An archive taken of another instance is refused unless --force.`,
 			return a.withManager(cmd, func(ctx context.Context, m *instance.Manager) error {
 				if err := m.Restore(ctx, args[0], args[1], instance.RestoreOptions{Force: force}); err != nil {
 					if errors.Is(err, archive.ErrOtherInstance) {
-						return usageError{fmt.Errorf("%w (pass --force to restore another instance's backup into %s)", err, args[0])}
+						return usageError{fmt.Errorf("%w (pass --force to restore it anyway)", err)}
 					}
 					return err
 				}
