@@ -201,6 +201,7 @@ func crashPoints(op *operation) []string {
 // rolled back (RolledBack) or, past its commit point, left to be finished.
 type StepError struct {
 	Op         string
+	Instance   string // "" when the operation is not on one instance
 	Step       string
 	RolledBack bool
 	Err        error
@@ -209,12 +210,23 @@ type StepError struct {
 }
 
 func (e *StepError) Error() string {
-	s := fmt.Sprintf("%s: %s: %v", e.Op, e.Step, e.Err)
+	op := e.Op
+	if e.Instance != "" {
+		op += " " + e.Instance
+	}
+	// A package's error often starts with the step's own name ("broker:
+	// cannot reach …" in step broker): say it once.
+	msg := strings.TrimPrefix(e.Err.Error(), e.Step+": ")
+	s := fmt.Sprintf("%s: %s: %s", op, e.Step, msg)
 	if e.RolledBack {
 		s += " (rolled back)"
 	}
 	if e.UndoErr != nil {
-		s += fmt.Sprintf("; rollback: %v", e.UndoErr)
+		if u := e.UndoErr.Error(); strings.Contains(u, msg) {
+			s += "; undoing it failed the same way"
+		} else {
+			s += "; rollback: " + u
+		}
 	}
 	return s
 }

@@ -263,9 +263,10 @@ func (m *Manager) begin(ctx context.Context, name, op string) (unlock func(), re
 }
 
 func (m *Manager) recover(ctx context.Context, name string) (*Recovery, error) {
-	return recoverOperation(ctx, m.layout.JournalFile(name), m.opts.CrashAt, func(op string, params map[string]string) (*operation, error) {
+	rec, err := recoverOperation(ctx, m.layout.JournalFile(name), m.opts.CrashAt, func(op string, params map[string]string) (*operation, error) {
 		return m.plan(ctx, name, op, params)
 	})
+	return rec, nameInstance(err, name)
 }
 
 // run executes a planned operation with events and logs.
@@ -280,12 +281,23 @@ func (m *Manager) run(ctx context.Context, name string, op *operation) error {
 		}
 		el := time.Since(starts[s])
 		if err != nil {
-			m.log.Error("step failed", "instance", name, "op", op.op, "step", s, "err", err)
+			// Info, not Error: the error is returned, and said once by
+			// whoever gets it.
+			m.log.Info("step failed", "instance", name, "op", op.op, "step", s, "err", err)
 		} else {
 			m.log.Debug("step done", "instance", name, "op", op.op, "step", s, "elapsed", el)
 		}
 		m.emit(Event{Instance: name, Op: op.op, Kind: EventStepDone, Step: s, Elapsed: el, Err: err})
 	})
+	return nameInstance(err, name)
+}
+
+// nameInstance names the instance in a *StepError err wraps.
+func nameInstance(err error, name string) error {
+	var se *StepError
+	if errors.As(err, &se) && se.Instance == "" {
+		se.Instance = name
+	}
 	return err
 }
 
