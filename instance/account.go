@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,6 +132,11 @@ func (m *Manager) Run(ctx context.Context, name string, argv []string, stdio Run
 		return ee.ExitCode(), nil
 	}
 	if err != nil {
+		// exec's error ("fork/exec PATH: …") names the program already.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		return 0, fmt.Errorf("instance %s: run %s: %w", name, argv[0], err)
 	}
 	return 0, nil

@@ -639,7 +639,7 @@ func (m *Manager) buildRelease(ctx context.Context, st *State, spec *Spec, id st
 		for _, c := range base.changes {
 			r, err := requirements.ParseRequirement(c)
 			if err != nil {
-				return fmt.Errorf("hotfix requirement %q: %w", c, err)
+				return err // quotes the requirement and says where it is wrong
 			}
 			lopts.Changes = append(lopts.Changes, r)
 			lopts.UpgradePackages = append(lopts.UpgradePackages, requirements.NormalizeName(r.Name))

@@ -14,7 +14,7 @@ import (
 )
 
 // ErrLocked is returned when another operation holds the instance's lock.
-var ErrLocked = errors.New("instance is locked by another operation")
+var ErrLocked = errors.New("locked by another operation")
 
 // LockedError says which instance is locked and, when known, by which
 // process and operation.
@@ -33,7 +33,7 @@ func (e *LockedError) Error() string {
 		}
 		s += ")"
 	}
-	return s
+	return s + "; try again when it has finished"
 }
 
 func (e *LockedError) Is(target error) bool { return target == ErrLocked }

@@ -123,7 +123,7 @@ func (m *Manager) Create(ctx context.Context, name string, spec *Spec) (*State, 
 // its plan and the operation).
 func (m *Manager) create(ctx context.Context, name string, spec *Spec) (*State, error) {
 	if _, err := os.Stat(m.layout.StateFile(name)); err == nil {
-		return nil, fmt.Errorf("instance %s: %w", name, ErrExists)
+		return nil, fmt.Errorf("instance %s %w (upgrade it, or remove it first)", name, ErrExists)
 	}
 	ports, err := m.allocatePorts(name, spec, nil)
 	if err != nil {

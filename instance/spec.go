@@ -183,7 +183,7 @@ var (
 func LoadSpec(path string) (*Spec, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("instance: reading spec: %w", err)
+		return nil, fmt.Errorf("reading spec: %w", err) // names the file
 	}
 	s, err := ParseSpec(data, path)
 	if err != nil {
@@ -243,7 +243,7 @@ func (s *Spec) validate(bad func(key, format string, args ...any)) {
 	}
 	if s.Python != "" {
 		if _, err := semver.NewConstraint(s.Python); err != nil {
-			bad("python", "invalid version constraint %q: %v", s.Python, err)
+			bad("python", "%q is not a version constraint (write one such as \">=3.9, <3.14\")", s.Python)
 		}
 	}
 	for i, r := range s.Requirements {

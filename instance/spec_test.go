@@ -59,7 +59,7 @@ func TestParseSpecErrorsNameKeyAndLine(t *testing.T) {
 		line           int
 		msg            string
 	}{
-		{"bad constraint", "name = \"a\"\npython = \"banana\"\n", "python", 2, "invalid version constraint"},
+		{"bad constraint", "name = \"a\"\npython = \"banana\"\n", "python", 2, "is not a version constraint"},
 		{"missing name", "python = \">=3\"\n", "name", 0, "missing"},
 		{"bad name", "\nname = \"Demo_App\"\n", "name", 2, "not a valid name"},
 		{"unknown key", "name = \"a\"\nrequirement = [\"r.txt\"]\n", "requirement", 2, "unknown key"},

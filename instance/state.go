@@ -73,7 +73,7 @@ type Release struct {
 var ErrNotFound = errors.New("not found")
 
 // ErrExists is returned when creating an instance that already exists.
-var ErrExists = errors.New("instance already exists")
+var ErrExists = errors.New("already exists")
 
 func readState(l Layout, name string) (*State, error) {
 	b, err := os.ReadFile(l.StateFile(name))

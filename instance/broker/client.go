@@ -140,7 +140,7 @@ func (a *Admin) do(ctx context.Context, method string, body any, out any, segs .
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w at %s: %v", ErrConnect, a, err)
+		return fmt.Errorf("%w at %s: %v", ErrConnect, a, transportCause(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -333,4 +333,20 @@ func (a *Admin) VhostExists(ctx context.Context, vhost string) (bool, error) {
 func (a *Admin) UserExists(ctx context.Context, user string) (bool, error) {
 	u, err := a.getUser(ctx, user)
 	return u != nil, err
+}
+
+// transportCause is what went wrong under an HTTP request that did not
+// get an answer, without the URL and address the caller names already:
+// "connect: connection refused" rather than `Get "http://…": dial tcp
+// ADDR: connect: connection refused`.
+func transportCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		err = oe.Err
+	}
+	return err
 }

@@ -115,7 +115,8 @@ func (e *MigrationError) Error() string {
 	if e.Line > 0 {
 		loc = fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Column)
 	}
-	return fmt.Sprintf("schema: migration %s: %v (rolled back, not recorded)", loc, e.Err)
+	// Its transaction is undone: none of it applied, nothing recorded.
+	return fmt.Sprintf("migration %s: %v (not applied)", loc, e.Err)
 }
 
 func (e *MigrationError) Unwrap() []error { return []error{ErrMigrationFailed, e.Err} }
