@@ -54,6 +54,9 @@ func (e *ParseError) Error() string {
 		what = e.Err.Error()
 	}
 	if e.Input == "" && e.Column == 0 {
+		if e.Msg == "" {
+			return pos + what
+		}
 		return fmt.Sprintf("%s%s: %s", pos, what, e.Msg)
 	}
 	if e.Column > 0 {
@@ -76,3 +79,11 @@ func (e *EvalError) Error() string {
 }
 
 func (e *EvalError) Unwrap() error { return e.Err }
+
+// unreadableError is a requirements file that could not be read: it is an
+// ErrInvalidFile, and the reason (fs.ErrNotExist, a permission, an HTTP
+// failure) for errors.Is.
+type unreadableError struct{ err error }
+
+func (e *unreadableError) Error() string   { return e.err.Error() }
+func (e *unreadableError) Unwrap() []error { return []error{ErrInvalidFile, e.err} }

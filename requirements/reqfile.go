@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -219,7 +220,13 @@ func (p *fileParser) parse(name, path string, constraint bool, includeErr func(e
 		data, err = os.ReadFile(pyAbsPath(p.workDir, path))
 	}
 	if err != nil {
-		return fail(ErrInvalidFile, "could not open requirements file: %v", err)
+		// The top-level file is named by the error's position already;
+		// an include is named by the open error, at the including line.
+		var pe *fs.PathError
+		if includeErr == nil && errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fail(&unreadableError{err}, "")
 	}
 	content, err := decodeRequirementsFile(data)
 	if err != nil {

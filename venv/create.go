@@ -286,6 +286,9 @@ func Open(ctx context.Context, dir string, opts OpenOptions) (*Venv, error) {
 	cfg, err := readPyvenvCfg(filepath.Join(abs, "pyvenv.cfg"))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
+			if _, serr := os.Stat(abs); errors.Is(serr, fs.ErrNotExist) {
+				return fail(fmt.Errorf("%w: %w", ErrNotVenv, fs.ErrNotExist))
+			}
 			return fail(fmt.Errorf("%w: no pyvenv.cfg", ErrNotVenv))
 		}
 		return fail(err)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/requirements/pep440"
@@ -231,6 +232,9 @@ func (s *solver) run() (*Resolution, error) {
 	for _, r := range s.roots {
 		if r.URL != "" {
 			if _, err := s.register(requirements.NormalizeName(r.Name), "", nil); err != nil {
+				if strings.Contains(err.Error(), r.Name+" @ ") {
+					return nil, err // the provider named the reference already
+				}
 				return nil, fmt.Errorf("%s: %w", r.String(), err)
 			}
 		}
