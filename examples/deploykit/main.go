@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deploykit/deploykit/instance"
+	"github.com/deploykit/deploykit/requirements"
 	"github.com/deploykit/deploykit/services/supervise"
 )
 
@@ -75,8 +76,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return ee.code // `deploykit run`: the command's own status
 	}
 	code := exitCode(err)
-	if code == exitUsage && !errors.As(err, new(usageError)) {
-		// cobra's own flag/argument errors: show the usage hint.
+	if isCobraUsage(err) {
+		// cobra's own command, flag and argument errors: show the usage
+		// hint. deploykit's own say what to do themselves.
 		fmt.Fprintf(stderr, "deploykit: %v\nRun 'deploykit --help' for usage.\n", err)
 	} else {
 		fmt.Fprintf(stderr, "deploykit: %v\n", err)
@@ -90,7 +92,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue), errors.Is(err, instance.ErrInvalidSpec), errors.Is(err, instance.ErrInvalidName), errors.Is(err, instance.ErrOtherServer), errors.Is(err, instance.ErrInvalidListenAddress), isCobraUsage(err):
+	case errors.As(err, &ue), badInputFile(err), errors.Is(err, instance.ErrInvalidSpec), errors.Is(err, instance.ErrInvalidName), errors.Is(err, instance.ErrOtherServer), errors.Is(err, instance.ErrInvalidListenAddress), errors.Is(err, instance.ErrSameInstance), isCobraUsage(err):
 		return exitUsage
 	case errors.Is(err, instance.ErrLocked), errors.Is(err, instance.ErrExists):
 		return exitConflict
@@ -185,6 +187,14 @@ func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// badInputFile: a requirements file (or line) that does not parse is
+// the user's input at fault, as a bad spec is; one that is not there is
+// not found.
+func badInputFile(err error) bool {
+	var pe *requirements.ParseError
+	return errors.As(err, &pe) && !errors.Is(err, os.ErrNotExist)
 }
 
 func isCobraUsage(err error) bool {
