@@ -50,9 +50,10 @@ type InstallOptions struct {
 	Cache *Cache
 	// NoCompile skips byte-compilation (pip's --no-compile).
 	NoCompile bool
-	// Jobs bounds the wheels prepared (hashed, unpacked, compiled) and
-	// the files placed at once, and caps the compiler processes (one per
-	// CPU, plus one); 0 means four per CPU.
+	// Jobs bounds the wheels prepared (hashed, unpacked, compiled) at
+	// once, caps the compiler processes (one per CPU, plus one) and sets
+	// the workers placing files (directories at a time); 0 means four
+	// preparing per CPU and one placing per two CPUs.
 	Jobs int
 	// Logger receives debug and info records; nil discards them.
 	Logger *slog.Logger
@@ -122,6 +123,19 @@ func (o *InstallOptions) jobs() int {
 		return o.Jobs
 	}
 	return 4 * runtime.NumCPU()
+}
+
+// placers is the number of workers placing files into the venv. Placing
+// is directory operations in the kernel, which a filesystem journal
+// serializes: on ext4 (2 CPUs, scripts/bench/venv.sh's warm install of
+// the wheelhouse, benchcmd jobs, 9 rounds taking turns) one worker took
+// 2.09 s (median), two 2.68 s, four 3.22 s and eight 2.95 s, the extra
+// workers costing lock contention and thread hand-offs instead.
+func (o *InstallOptions) placers() int {
+	if o.Jobs > 0 {
+		return o.Jobs
+	}
+	return max(1, runtime.NumCPU()/2)
 }
 
 // compilers is the number of byte-compiling interpreter processes: CPU
@@ -326,7 +340,7 @@ func (v *Venv) apply(ctx context.Context, op string, wheels []Wheel, remove []st
 		places = append(places, pl...)
 		dists = append(dists, dist)
 	}
-	if err := v.runTxn(ctx, c, places, removes, opts.jobs(), log); err != nil {
+	if err := v.runTxn(ctx, c, places, removes, opts.placers(), log); err != nil {
 		return fail(err)
 	}
 	for i, p := range preps {
