@@ -323,7 +323,31 @@ func (m *Manager) dropDatabase(ctx context.Context, st *State) error {
 	if err != nil {
 		return err
 	}
-	return schema.Remove(ctx, srv.admin, n, schema.RemoveOptions{Confirm: n.Database, SecretsFile: m.layout.passwordFile(st.Name), Logger: m.log})
+	if err := schema.Remove(ctx, srv.admin, n, schema.RemoveOptions{Confirm: n.Database, SecretsFile: m.layout.passwordFile(st.Name), Logger: m.log}); err != nil {
+		return err
+	}
+	if !exists(m.layout.EnvFile(st.Name)) {
+		return nil
+	}
+	acct, _ := m.account(ctx, st)
+	return m.setEnv(st.Name, acct, map[string]string{"DATABASE_URL": ""})
+}
+
+// databaseUndo is the undo of an upgrade's database step: a database the
+// upgrade made (the instance had none before) is dropped again. The
+// record goes back to one without a database, and remove drops only what
+// the record names, so nothing else would ever drop it.
+func (m *Manager) databaseUndo(ctx context.Context, old *State, spec *Spec) error {
+	if old.Database != "" || spec.Database == nil {
+		return nil
+	}
+	n, err := names(old)
+	if err != nil {
+		return err
+	}
+	gained := *old
+	gained.Database, gained.Role = n.Database, n.Role
+	return m.dropDatabase(ctx, &gained)
 }
 
 // migrate applies the spec's SQL migrations (each in its own transaction)

@@ -447,8 +447,10 @@ func (m *Manager) planUpgrade(ctx context.Context, name, kind string, params map
 			return os.RemoveAll(l.ReleaseDir(name, id))
 		}},
 		{name: "database", do: func(ctx context.Context) error {
-			// A spec may gain a database in an upgrade.
+			// A spec may gain a database in an upgrade (see databaseUndo).
 			return m.ensureDatabase(ctx, st, spec)
+		}, undo: func(ctx context.Context) error {
+			return m.databaseUndo(ctx, old, spec)
 		}},
 		{name: "broker", do: func(ctx context.Context) error {
 			// Or a broker (see brokerUndo).
