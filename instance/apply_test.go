@@ -217,3 +217,47 @@ func TestApplyKilledThenAppliedAgainConverges(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyMovesToANewListenAddress: the same spec applied with another
+// listen address moves the instance there (planned by a dry run that
+// moves nothing), keeping its release and port; then nothing is left to do.
+func TestApplyMovesToANewListenAddress(t *testing.T) {
+	f, m, name, st := withInstance(t, "am", "1")
+	ctx := context.Background()
+	port := st.Ports["web"]
+	opts := f.options()
+	opts.ListenAddress = loopbackAddress()
+	moved, err := Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := moved.Apply(ctx, name, f.spec(t, "1"), ApplyOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Action != ApplyMove || !p.Changed || p.ListenFrom != "127.0.0.1" || p.ListenAddress != opts.ListenAddress {
+		t.Fatalf("dry run: %+v", p)
+	}
+	if s, _ := m.Layout().ReadSettings(); s.ListenAddress != "" {
+		t.Fatalf("the dry run recorded the listen address: %+v", s)
+	}
+	if _, err := getAt(t, "127.0.0.1", port); err != nil {
+		t.Fatalf("the dry run moved the instance: %v", err)
+	}
+	p, st, err = moved.Apply(ctx, name, f.spec(t, "1"), ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Action != ApplyMove || st.Current != "r1" || st.ListenAddress != opts.ListenAddress || st.Ports["web"] != port {
+		t.Fatalf("apply: %+v %+v", p, st)
+	}
+	if a, err := getAt(t, opts.ListenAddress, port); err != nil || a.Instance != name {
+		t.Fatalf("on %s: %+v %v", opts.ListenAddress, a, err)
+	}
+	if _, err := getAt(t, "127.0.0.1", port); err == nil {
+		t.Fatal("still answering on 127.0.0.1")
+	}
+	if p, _, err := moved.Apply(ctx, name, f.spec(t, "1"), ApplyOptions{}); err != nil || p.Changed {
+		t.Fatalf("apply again: %+v %v", p, err)
+	}
+}

@@ -78,8 +78,12 @@ func (l Layout) ReadSettings() (Settings, error) {
 	if err != nil {
 		return s, err
 	}
-	if _, err := toml.Decode(string(b), &s); err != nil {
+	md, err := toml.Decode(string(b), &s)
+	if err != nil {
 		return s, fmt.Errorf("%s: %w", l.SettingsFile(), err)
+	}
+	if u := md.Undecoded(); len(u) > 0 {
+		return s, fmt.Errorf("%s: unknown key %q (known: listen_address)", l.SettingsFile(), u[0].String())
 	}
 	if s.ListenAddress != "" {
 		if err := ValidateListenAddress(s.ListenAddress); err != nil {

@@ -80,10 +80,12 @@ func TestListenAddressIsValidated(t *testing.T) {
 			t.Errorf("listen address %q: %v", bad, err)
 		}
 	}
-	root := t.TempDir()
-	os.WriteFile(filepath.Join(root, "settings.toml"), []byte("listen_address = \"nowhere\"\n"), 0o644)
-	if _, err := Open(context.Background(), Options{Root: root}); err == nil || !strings.Contains(err.Error(), "settings.toml") {
-		t.Errorf("a bad recorded listen address: %v", err)
+	for _, bad := range []string{"listen_address = \"nowhere\"\n", "listen_adress = \"127.0.0.1\"\n"} {
+		root := t.TempDir()
+		os.WriteFile(filepath.Join(root, "settings.toml"), []byte(bad), 0o644)
+		if _, err := Open(context.Background(), Options{Root: root}); err == nil || !strings.Contains(err.Error(), "settings.toml") {
+			t.Errorf("settings %q: %v", bad, err)
+		}
 	}
 }
 
@@ -162,4 +164,30 @@ func TestListenAddressIsRecordedAndMovesTheRoot(t *testing.T) {
 	if _, err := getAt(t, first, port); err == nil {
 		t.Fatalf("still answering on the old address %s", first)
 	}
+}
+
+// FuzzReadSettings: any settings file is read without a panic, and what
+// is accepted has a valid listen address or none.
+func FuzzReadSettings(f *testing.F) {
+	f.Add([]byte("listen_address = \"127.0.1.1\"\n"))
+	f.Add([]byte("# comment\nlisten_address = \"::1\"\n"))
+	f.Add([]byte("listen_address = \"localhost\"\n"))
+	f.Add([]byte("listen_address = 5\n"))
+	f.Add([]byte("[x]\ny = 1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		root := t.TempDir()
+		if err := os.WriteFile(filepath.Join(root, "settings.toml"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Layout{Root: root}.ReadSettings()
+		if err != nil {
+			if !strings.Contains(err.Error(), "settings.toml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if s.ListenAddress != "" && ValidateListenAddress(s.ListenAddress) != nil {
+			t.Fatalf("accepted listen address %q", s.ListenAddress)
+		}
+	})
 }

@@ -238,7 +238,10 @@ func (f *fleet) play(t testing.TB, playbook string, vars map[string]any, args ..
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	argv := append([]string{"-i", f.inv, "-e", "@" + vf, filepath.Join("playbooks", playbook)}, args...)
+	if !strings.Contains(playbook, "/") {
+		playbook = filepath.Join("playbooks", playbook)
+	}
+	argv := append([]string{"-i", f.inv, "-e", "@" + vf, playbook}, args...)
 	cmd := exec.CommandContext(ctx, "ansible-playbook", argv...)
 	cmd.Env = f.env
 	var so, se bytes.Buffer
@@ -509,6 +512,11 @@ func TestFleetWithAnsible(t *testing.T) {
 				if res["changed"] != true || plan["action"] != "upgrade" || plan["dry_run"] != true {
 					t.Fatalf("%s: check mode: %v", host, res)
 				}
+				// --diff: the release and its packages, before and after.
+				diff, _ := res["diff"].(map[string]any)
+				if diff["before"] != "release: r1\nsix==1.16.0\n" || diff["after"] != "release: r2\nsix==1.16.0\n" {
+					t.Fatalf("%s: diff %v", host, res["diff"])
+				}
 			}
 			for host, s := range r.Stats {
 				if s.Changed == 0 {
@@ -556,6 +564,38 @@ func TestFleetWithAnsible(t *testing.T) {
 				t.Fatalf("web1's failure does not say what failed: %v", res)
 			}
 			f.serving(t, "2", "r2") // web1 rolled back, web2 and web3 untouched
+		}},
+		{"the modules: stopped, started, restarted, instance_info, backup", func(t *testing.T) {
+			r := f.play(t, "testdata/modules.yml", nil)
+			r.ok(t)
+			res := func(task string) map[string]any { return r.task(task)["web1"] }
+			for task, changed := range map[string]bool{"Stop": true, "Stop again": false, "Start": true, "Start again": false, "Restart": true,
+				"Backup": true, "Backup again without force": false} {
+				if got := res(task)["changed"]; got != changed {
+					t.Errorf("%s: changed %v, want %v: %v", task, got, changed, res(task))
+				}
+			}
+			if svcs, _ := res("Start")["services"].([]any); len(svcs) != 1 || svcs[0].(map[string]any)["state"] != "active" {
+				t.Errorf("Start: services %v", res("Start")["services"])
+			}
+			inst, _ := res("Info")["instance"].(map[string]any)
+			if inst["current"] != "r2" || inst["listen_address"] != h.Hosts[0].Address || res("Info")["exists"] != true {
+				t.Errorf("Info: %v", res("Info"))
+			}
+			if res("Info of a missing instance")["exists"] != false {
+				t.Errorf("Info of a missing instance: %v", res("Info of a missing instance"))
+			}
+			if all, _ := res("Info of all")["instances"].([]any); len(all) != 1 {
+				t.Errorf("Info of all: %v", res("Info of all"))
+			}
+			if b, _ := res("Backup")["backup"].(map[string]any); b["path"] != "/var/tmp/fleet-test.dkb" || b["instance"] != f.name {
+				t.Errorf("Backup: %v", res("Backup"))
+			}
+			hostSh(t, h.Hosts[0], "/usr/local/bin/deploykit verify /var/tmp/fleet-test.dkb && rm /var/tmp/fleet-test.dkb")
+			if msg, _ := res("A spec that does not exist fails with deploykit's message")["msg"].(string); !strings.Contains(msg, "/nonexistent/app.toml") {
+				t.Errorf("a missing spec: %v", res("A spec that does not exist fails with deploykit's message"))
+			}
+			f.serving(t, "2", "r2")
 		}},
 		{"state absent removes the instance everywhere", func(t *testing.T) {
 			r := f.play(t, "site.yml", map[string]any{"deploykit_state": "absent"})
