@@ -26,6 +26,11 @@
 // runs commands inside with nsenter(1), and powers the container off on
 // Close. Every step is bounded by a timeout.
 //
+// Hosts (hosts.go) are N such containers sharing the machine's network,
+// each with an address of its own in 127.0.0.0/8, a host name, and an sshd
+// listening on that address alone that lets root in with one key: the
+// hosts of a fleet that Ansible reaches over SSH.
+//
 // Tests use Start (testing.go), which skips outside CI and fails with CI=true
 // when the container cannot be set up (internal/testenv).
 package nspawn

@@ -60,12 +60,6 @@ type HostsOptions struct {
 	Logger      *slog.Logger
 }
 
-// MaskedOnHosts are units of the root file system that Hosts mask: they
-// would listen on every address of the network namespace the hosts share
-// with the machine and with each other (a message broker's node and its
-// port mapper), and a host that needs one starts its own on its address.
-var MaskedOnHosts = []string{"rabbitmq-server.service", "epmd.service", "epmd.socket"}
-
 // BootHosts boots opts.N hosts in parallel and waits until each one's
 // sshd answers. On error nothing is left running.
 func BootHosts(ctx context.Context, opts HostsOptions) (_ *Hosts, err error) {
@@ -125,9 +119,6 @@ func BootHosts(ctx context.Context, opts HostsOptions) (_ *Hosts, err error) {
 			{Host: conf, Container: "/etc/ssh/sshd_config.d/deploykit-host.conf", ReadOnly: true},
 			{Host: pub, Container: "/etc/ssh/deploykit_authorized_keys", ReadOnly: true},
 		}, opts.Binds...)
-		for _, u := range MaskedOnHosts {
-			binds = append(binds, Bind{Host: "/dev/null", Container: "/etc/systemd/system/" + u, ReadOnly: true})
-		}
 		wg.Add(1)
 		go func(i int, addr string) {
 			defer wg.Done()
