@@ -3,8 +3,9 @@
 // system they are written for even though the host's PID 1 is not systemd.
 //
 // The root file system is a minimal Debian (debootstrap --variant=minbase
-// --include=systemd,systemd-sysv,dbus,python3,postgresql-15, without the
-// package's default cluster) made once per machine under
+// with the Packages: systemd, python3, postgresql-15 without the package's
+// default cluster, rabbitmq-server with its own service masked,
+// openssh-server with its sshd disabled) made once per machine under
 // the test cache (EnsureRootfs; a flock serializes parallel test binaries,
 // and the tree is built beside its final path and renamed into place, so a
 // killed build leaves nothing half-made). Every container boots it with
