@@ -343,6 +343,9 @@ EOF
 			cat "$work/$name.out" >&2
 			exit 1
 		}
+		# The server reaps the client's backend (and adds its CPU to its
+		# own count) a moment after the client exits.
+		sleep 1
 		c1=$(srvcpu)
 		w1=$(lsn)
 		secs[$name]=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$work/$name.time")
