@@ -51,7 +51,7 @@ type dbLoader struct {
 	g        *errgroup.Group
 	gctx     context.Context
 	stop     context.CancelFunc // ends the workers without finishing (abort)
-	pool     sync.Pool
+	bufs     chan *bytes.Buffer // chunk buffers for reuse: kept, unlike a sync.Pool's, across GCs
 	mu       sync.Mutex
 	loaded   []int64
 	finished bool
@@ -220,7 +220,7 @@ func (l *dbLoader) preData(ctx context.Context) error {
 		return l.fail(err)
 	}
 	emit(l.onEvent, Event{Kind: "schema", Path: l.tmpName})
-	l.pool.New = func() any { return new(bytes.Buffer) }
+	l.bufs = make(chan *bytes.Buffer, l.jobs*(laneReadAhead+1)+1)
 	wctx, stop := context.WithCancel(ctx)
 	l.stop = stop
 	l.g, l.gctx = errgroup.WithContext(wctx)
@@ -356,7 +356,7 @@ func (l *dbLoader) load(ctx context.Context, conn *pgx.Conn, j loadJob, freeze b
 		sql = t.copyFreezeSQL()
 	}
 	tag, err := conn.PgConn().CopyFrom(ctx, data, sql)
-	l.pool.Put(j.buf)
+	l.putBuf(j.buf)
 	if err != nil {
 		return l.fail(fmt.Errorf("table %s: %w", t, err))
 	}
@@ -369,13 +369,29 @@ func (l *dbLoader) load(ctx context.Context, conn *pgx.Conn, j loadJob, freeze b
 	return nil
 }
 
+func (l *dbLoader) getBuf() *bytes.Buffer {
+	select {
+	case b := <-l.bufs:
+		return b
+	default:
+		return new(bytes.Buffer)
+	}
+}
+
+func (l *dbLoader) putBuf(b *bytes.Buffer) {
+	select {
+	case l.bufs <- b:
+	default:
+	}
+}
+
 func (l *dbLoader) dataChunk(ctx context.Context, table int, size, rows int64, r io.Reader) error {
 	if !l.preDone {
 		if err := l.preData(ctx); err != nil {
 			return err
 		}
 	}
-	buf := l.pool.Get().(*bytes.Buffer)
+	buf := l.getBuf()
 	if err := readChunk(buf, r, size); err != nil {
 		return err
 	}
@@ -383,7 +399,7 @@ func (l *dbLoader) dataChunk(ctx context.Context, table int, size, rows int64, r
 	case l.queue(table) <- loadJob{table: table, rows: rows, buf: buf}:
 		return nil
 	case <-l.gctx.Done():
-		l.pool.Put(buf)
+		l.putBuf(buf)
 		err := l.g.Wait()
 		if err == nil {
 			err = l.gctx.Err()
