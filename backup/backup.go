@@ -35,8 +35,9 @@ const (
 	// MaxChunkSize is the largest database chunk a restore accepts (a
 	// single row can make a chunk larger than DefaultChunkSize).
 	MaxChunkSize = 1 << 30
-	// DefaultMaintenanceWorkMem is the maintenance_work_mem of the sessions
-	// that build indexes during a restore (server memory, per job).
+	// DefaultMaintenanceWorkMem is the least maintenance_work_mem of the
+	// sessions that build indexes during a restore (server memory, per
+	// job): a server set lower gets this for the restore's sessions.
 	DefaultMaintenanceWorkMem = "256MB"
 	// memSpoolLimit: files up to this size are spooled in memory.
 	memSpoolLimit = 4 << 20

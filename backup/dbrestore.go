@@ -167,11 +167,24 @@ func (l *dbLoader) start(ctx context.Context, cat *Catalog, man *archive.Manifes
 	return nil
 }
 
-func (l *dbLoader) maintenanceWorkMem() string {
+// chooseMaintenanceWorkMem settles the index builds' maintenance_work_mem:
+// the caller's, else DefaultMaintenanceWorkMem where the server's own
+// setting is lower (PostgreSQL's default 64MB spills any sizeable sort to
+// disk), else ("") the server's (the embedded cluster's is sized for the
+// host).
+func (l *dbLoader) chooseMaintenanceWorkMem(ctx context.Context, conn *pgx.Conn) error {
 	if l.mwm != "" {
-		return l.mwm
+		return nil
 	}
-	return DefaultMaintenanceWorkMem
+	var low bool
+	if err := conn.QueryRow(ctx, "SELECT pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes($1)",
+		DefaultMaintenanceWorkMem).Scan(&low); err != nil {
+		return err
+	}
+	if low {
+		l.mwm = DefaultMaintenanceWorkMem
+	}
+	return nil
 }
 
 // loadConnString is what the schema and rows are loaded over.
@@ -215,6 +228,9 @@ func (l *dbLoader) preData(ctx context.Context) error {
 		return err
 	}
 	l.held, err = holdAutovacuum(ctx, owner, l.catalog.Tables)
+	if err == nil {
+		err = l.chooseMaintenanceWorkMem(ctx, owner)
+	}
 	owner.Close(context.Background())
 	if err != nil {
 		return l.fail(err)
@@ -284,10 +300,9 @@ func (l *dbLoader) pgRestore(ctx context.Context, section string, jobs int) erro
 		args = append(args, "--single-transaction")
 	}
 	env := l.env
-	if section == "post-data" {
-		// Index builds sort; the server's default 64MB spills to disk for
-		// any sizeable table. This is per session, for this restore only.
-		env = append(env[:len(env):len(env)], "PGOPTIONS=-c maintenance_work_mem="+l.maintenanceWorkMem())
+	if section == "post-data" && l.mwm != "" {
+		// Per session, for this restore only.
+		env = append(env[:len(env):len(env)], "PGOPTIONS=-c maintenance_work_mem="+l.mwm)
 	}
 	if err := runTool(ctx, env, l.tools.restore, append(args, l.schema.Name())...); err != nil {
 		return l.fail(err)

@@ -52,8 +52,8 @@ type RestoreOptions struct {
 	// Owner, when set, owns every restored file and directory.
 	Owner *FileOwner
 
-	// MaintenanceWorkMem for the index builds; "" is
-	// DefaultMaintenanceWorkMem.
+	// MaintenanceWorkMem for the index builds; "" is the server's setting,
+	// or DefaultMaintenanceWorkMem if that is lower.
 	MaintenanceWorkMem string
 
 	Jobs    int
