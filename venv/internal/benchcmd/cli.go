@@ -169,6 +169,9 @@ func cli(args []string) error {
 	fmt.Println()
 
 	// 3. Cold installs, byte-compiling or not, and the ceiling.
+	if *coldRounds == 0 {
+		return nil
+	}
 	fmt.Printf("3. cold caches: venv + install of the %d roots, deploykit and pip, byte-compiling and not:\n", len(roots))
 	var dkC, dkN, pipC, pipN usage
 	for i := range *coldRounds {
