@@ -31,6 +31,13 @@ func (l Layout) brokerPasswordFile(name string) string {
 	return filepath.Join(l.SecretsDir(name), "broker-password")
 }
 
+// brokerNodeNeverBooted reports whether the embedded node never booted:
+// RabbitMQ makes its database directory at its first boot.
+func (m *Manager) brokerNodeNeverBooted() bool {
+	n, err := rabbitnode.New(rabbitnode.Options{Dir: m.layout.RabbitMQDir()})
+	return err == nil && never(n.DataDir())
+}
+
 // brokerNodeInstance and brokerNodeComponent name the embedded node for
 // the service controller ('_' is in no instance name); under systemd its
 // unit is deploykit-rmq_embedded-rabbitmq.service.
@@ -277,6 +284,12 @@ func (m *Manager) dropBroker(ctx context.Context, st *State) error {
 	n, err := names(st)
 	if err != nil {
 		return err
+	}
+	if m.onEmbedded(st.BrokerServer, m.opts.BrokerURL) && m.brokerNodeNeverBooted() {
+		// A node that never booted holds no vhost: starting one to
+		// delete nothing would fail as the create that could not start
+		// it did (no rabbitmq-server), and leave it impossible to undo.
+		return removeIfExists(m.layout.brokerPasswordFile(st.Name))
 	}
 	srv, err := m.brokerFor(ctx, st)
 	if err != nil {

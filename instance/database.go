@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -319,6 +320,12 @@ func (m *Manager) dropDatabase(ctx context.Context, st *State) error {
 	if err != nil {
 		return err
 	}
+	if m.onEmbedded(st.DatabaseServer, m.opts.DatabaseURL) && never(filepath.Join(m.layout.PostgresDir(), "data", "PG_VERSION")) {
+		// No cluster, no database: setting one up to drop nothing would
+		// fail as the create that could not set it up did (no
+		// PostgreSQL, a full disk), and leave it impossible to undo.
+		return removeIfExists(m.layout.passwordFile(st.Name))
+	}
 	srv, err := m.serverFor(ctx, st)
 	if err != nil {
 		return err
@@ -331,6 +338,21 @@ func (m *Manager) dropDatabase(ctx context.Context, st *State) error {
 	}
 	acct, _ := m.account(ctx, st)
 	return m.setEnv(st.Name, acct, map[string]string{"DATABASE_URL": ""})
+}
+
+// onEmbedded reports whether a record's server (recorded, "" when not
+// yet) is the root's embedded one, given the URL Options name ("" for
+// the embedded default).
+func (m *Manager) onEmbedded(recorded, optionURL string) bool {
+	return optionURL == "" && (recorded == "" || recorded == "embedded")
+}
+
+// never reports whether p was never made: it, or a directory above it,
+// does not exist (ENOTDIR included). Other errors, such as a denied
+// permission, say nothing and report false.
+func never(p string) bool {
+	_, err := os.Stat(p)
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
 // databaseUndo is the undo of an upgrade's database step: a database the
