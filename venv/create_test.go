@@ -207,3 +207,53 @@ func TestInspectFollowsALauncherToItsInterpreter(t *testing.T) {
 		t.Fatalf("Discover(launcher, interpreter) = %+v, want the interpreter once", cands)
 	}
 }
+
+// TestDiscoverDoesNotRunPyenvShims: pyenv puts its shims directory first
+// in PATH. Each shim is a bash script that runs pyenv to pick a version,
+// a second or more per shim on a loaded machine, and Inspect never caches
+// a launcher's answer (its target changes with `pyenv global`). Run by
+// every discovery, they made every deploykit command on a pyenv machine
+// take 20 s (`deploykit venv DIR`: 0.3 s with the shims out of PATH).
+// What a shim can run is under versions/*/bin, which Discover lists
+// itself, or the system's python: Discover must skip the shims.
+func TestDiscoverDoesNotRunPyenvShims(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	real := testenv.SystemPython(t).Path
+	root := t.TempDir()
+	bin := filepath.Join(root, "versions", "3.99.0", "bin")
+	shims := filepath.Join(root, "shims")
+	for _, d := range []string{bin, shims} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(real, filepath.Join(bin, "python3")); err != nil {
+		t.Fatal(err)
+	}
+	ran := filepath.Join(root, "shim-ran")
+	script := "#!/bin/sh\necho \"$0\" >>" + ran + "\nexec " + real + " \"$@\"\n"
+	for _, n := range []string{"python", "python3"} {
+		if err := os.WriteFile(filepath.Join(shims, n), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cands, err := Discover(ctx, DiscoverOptions{SearchPath: shims, PyenvRoot: root, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(ran); err == nil {
+		t.Errorf("Discover ran pyenv's shims:\n%s", b)
+	}
+	want, err := filepath.EvalSymlinks(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range cands {
+		found = found || c.Interpreter != nil && c.Interpreter.RealPath == want
+	}
+	if !found {
+		t.Errorf("Discover did not find %s, which pyenv's versions hold: %+v", real, cands)
+	}
+}

@@ -10,8 +10,9 @@
 //
 // # Interpreters
 //
-// [Discover] lists interpreters in $PATH, /usr/local/bin, /usr/bin and
-// pyenv's versions/*/bin; [Find] picks the newest whose version satisfies a
+// [Discover] lists interpreters in $PATH (but not pyenv's shims, which
+// run the same interpreters through a slow bash pyenv), /usr/local/bin,
+// /usr/bin and pyenv's versions/*/bin; [Find] picks the newest whose version satisfies a
 // Masterminds/semver constraint and, when none does, returns a
 // [*NoInterpreterError] listing every candidate and why it was rejected.
 // [FindPython] accepts what a user types after --python (a path, a command

@@ -245,6 +245,9 @@ var pythonName = lazyregexp.New(`^python(3(\.\d+)?)?$`)
 // Discover lists the interpreters on the machine: opts.Paths, then python,
 // python3 and python3.N in $PATH, /usr/bin, /usr/local/bin and pyenv's
 // versions/*/bin, each once (by resolved path), inspected in parallel.
+// pyenv's shims directory in $PATH is skipped: its shims run the same
+// interpreters, slowly (an explicit path to a shim in opts.Paths is
+// followed to its interpreter).
 func Discover(ctx context.Context, opts DiscoverOptions) ([]Candidate, error) {
 	var paths []string
 	paths = append(paths, opts.Paths...)
@@ -265,13 +268,19 @@ func Discover(ctx context.Context, opts DiscoverOptions) ([]Candidate, error) {
 				root = filepath.Join(home, ".pyenv")
 			}
 		}
+		var shims string
 		if root != "" {
 			vs, _ := filepath.Glob(filepath.Join(root, "versions", "*", "bin"))
 			sort.Sort(sort.Reverse(sort.StringSlice(vs)))
 			dirs = append(dirs, vs...)
+			shims = filepath.Join(root, "shims")
 		}
 		for _, d := range dirs {
-			if d == "" {
+			// pyenv's shims run what versions/*/bin (listed here) or
+			// the system holds, through a bash pyenv that takes a second
+			// or more per shim on a loaded machine, and a launcher's
+			// answer is never cached: every discovery would pay it.
+			if d == "" || shims != "" && filepath.Clean(d) == shims {
 				continue
 			}
 			ents, err := os.ReadDir(d)
