@@ -191,3 +191,54 @@ func FuzzReadSettings(f *testing.F) {
 		}
 	})
 }
+
+// TestAFailedMoveCanBeTakenBack: a move to a new listen address that
+// fails to start there (here: something else holds the port on that
+// address), taken back by a restart with the old address, leaves the
+// instance serving on the old address again. The failed move had
+// installed the services on the new address but kept the old one in the
+// record, so the restart on the old address saw nothing to move and
+// restarted the services installed on the new one: they bound there (or
+// failed to) and the health check on the old address failed; nothing but
+// an upgrade would install them on the old address again.
+func TestAFailedMoveCanBeTakenBack(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	m := f.open(t)
+	name := randomName("mb")
+	cleanup(t, m, name)
+	st, err := m.Create(ctx, name, f.spec(t, "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := st.Ports["web"]
+	elsewhere := loopbackAddress()
+	l, err := net.Listen("tcp", net.JoinHostPort(elsewhere, strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := f.options()
+	opts.ListenAddress = elsewhere
+	away, err := Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := away.Restart(ctx, name); err == nil {
+		t.Fatalf("the move to %s started, although its port is taken there", elsewhere)
+	}
+	l.Close()
+	opts.ListenAddress = "127.0.0.1"
+	back, err := Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Restart(ctx, name); err != nil {
+		t.Fatalf("restart on the old address after the failed move: %v", err)
+	}
+	if a, err := getAt(t, "127.0.0.1", port); err != nil || a.Instance != name {
+		t.Fatalf("on 127.0.0.1 after taking the move back: %+v %v", a, err)
+	}
+	if _, err := getAt(t, elsewhere, port); err == nil {
+		t.Fatalf("answering on %s, the address the move was taken back from", elsewhere)
+	}
+}

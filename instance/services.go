@@ -68,6 +68,14 @@ func (m *Manager) installAndRestart(ctx context.Context, st *State, spec *Spec, 
 	if err := ctrl.Install(ctx, st.Name, comps); err != nil {
 		return err
 	}
+	// Recorded once they are installed there, whether or not they then
+	// start: a move whose start fails is done again by the next start on
+	// that address, and undone by the next one on the old address (the
+	// move taken back), which would otherwise see nothing to move and
+	// restart them where they were installed.
+	if err := m.recordListenAddress(st); err != nil {
+		return err
+	}
 	if moved {
 		err = ctrl.Start(ctx, st.Name)
 	} else {
@@ -76,9 +84,7 @@ func (m *Manager) installAndRestart(ctx context.Context, st *State, spec *Spec, 
 	if err != nil {
 		return m.explainStart(ctx, st, spec, began, err)
 	}
-	// Recorded once they run there: a move cut short is done again by
-	// the next install or start.
-	return m.recordListenAddress(st)
+	return nil
 }
 
 func (m *Manager) uninstallServices(ctx context.Context, name string) error {
