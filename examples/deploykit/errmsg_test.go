@@ -258,6 +258,7 @@ func TestCLIErrorsSayEachThingOnce(t *testing.T) {
 		{[]string{"sync", "--venv", filepath.Join(dir, "novenv"), filepath.Join(dir, "nolock.toml")}, exitNotFound, []string{filepath.Join(dir, "nolock.toml")}, nil},
 		{[]string{"venv", nonEmpty}, exitFailure, []string{nonEmpty}, nil},
 		{[]string{"install", "--venv", venvDir, filepath.Join(dir, "nonexistent-1.0-py3-none-any.whl")}, exitNotFound, []string{"nonexistent-1.0-py3-none-any.whl"}, nil},
+		{[]string{"lock", "six", "-i", "http://user:s3cret@127.0.0.1:1/simple"}, exitFailure, []string{"six", "127.0.0.1:1/simple"}, nil},
 		{[]string{"list", "--listen-address", "localhost:80"}, exitUsage, []string{"localhost:80"}, nil},
 		{[]string{"nosuchcommand"}, exitUsage, []string{"nosuchcommand"}, nil},
 		{[]string{"restart", a}, exitConflict, []string{a, "upgrade"}, lockA},

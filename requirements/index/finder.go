@@ -121,6 +121,9 @@ type SourceError struct {
 }
 
 func (e *SourceError) Error() string {
+	if msg := e.Err.Error(); strings.Contains(msg, e.Source) {
+		return fmt.Sprintf("looking up %s: %s", e.Project, msg) // "GET SOURCE/…" names it
+	}
 	return fmt.Sprintf("looking up %s on %s: %v", e.Project, e.Source, e.Err)
 }
 

@@ -322,6 +322,16 @@ func (f *fetcher) fetch(ctx context.Context, raw, accept string, immutable, useC
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		// *url.Error repeats the method and the URL (unredacted): say
+		// them once, redacted, and what went wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		var oe *net.OpError // "dial tcp HOST:PORT: …": the URL names them
+		if errors.As(err, &oe) && oe.Err != nil {
+			err = oe.Err
+		}
 		return nil, fmt.Errorf("GET %s: %w", redact(u), err)
 	}
 	defer resp.Body.Close()

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/deploykit/deploykit/requirements"
+	"github.com/deploykit/deploykit/requirements/index"
 	"github.com/deploykit/deploykit/requirements/pep440"
 )
 
@@ -882,6 +883,14 @@ func (s *solver) dependencies(p pkgID, idx int) (deps []*incompat, usable bool, 
 		for _, extra := range targets {
 			d, err := s.register(name, extra, direct)
 			if err != nil {
+				var se *index.SourceError
+				if errors.As(err, &se) && requirements.NormalizeName(se.Project) == name {
+					// "looking up NAME on SOURCE: …" names it already.
+					if p == rootID {
+						return nil, false, err
+					}
+					return nil, false, fmt.Errorf("%w (required by %s)", err, s.describe(p, idx))
+				}
 				return nil, false, fmt.Errorf("%s (required by %s): %w", reqDisplay(r), s.describe(p, idx), err)
 			}
 			var set vset
