@@ -68,7 +68,7 @@ for p in "${parts[@]}"; do
 		cache=$work/test-cache
 		mkdir -p "$cache"
 		start=$(clock)
-		(cd "$src" && CI=true DEPLOYKIT_TEST_CACHE=$cache go test -count=1 -run 'TestBootExecPoweroff$' ./internal/nspawn/ >"$work/rootfs.log" 2>&1) ||
+		(cd "$src" && CI=true DEPLOYKIT_TEST_CACHE=$cache go test -count=1 -timeout 40m -run 'TestBootExecPoweroff$' ./internal/nspawn/ >"$work/rootfs.log" 2>&1) ||
 			{ cat "$work/rootfs.log" >&2; exit 1; }
 		took[rootfs]=$(since "$start")
 		;;
@@ -97,7 +97,7 @@ for p in "${parts[@]}"; do
 				echo "need list: $(echo "$t1 - $t0" | awk "{print \$1 - \$3}") s; make-wheelhouse --install (apt + build): $(echo "$t2 - $t1" | awk "{print \$1 - \$3}") s"
 			' >"$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; exit 1; }
 		took[apt]=$(since "$start")
-		echo "apt detail: $(tail -1 "$work/apt.log")"
+		echo "apt detail: $(grep "need list:" "$work/apt.log")"
 		;;
 	*)
 		echo "first-run-parts: unknown part $p (apt, wheelhouse, rootfs)" >&2
