@@ -480,7 +480,8 @@ func (n *Node) Start(ctx context.Context) error {
 }
 
 // Ready waits until the node answers its management API as the
-// administrator (at most Options.StartTimeout), then hardens it: a
+// administrator and accepts AMQP connections (at most
+// Options.StartTimeout), then hardens it: a
 // "guest" user is deleted.
 func (n *Node) Ready(ctx context.Context) error { return n.ready(ctx, nil) }
 
@@ -492,12 +493,20 @@ func (n *Node) ready(ctx context.Context, exited <-chan error) error {
 	deadline := time.Now().Add(n.opts.StartTimeout)
 	client := &http.Client{Timeout: 5 * time.Second}
 	var last error
+	amqpAddr := net.JoinHostPort(n.opts.Address, strconv.Itoa(n.Ports().AMQP))
 	for {
 		code, _, err := call(ctx, client, "GET", base, "api/overview")
 		if err == nil && code == http.StatusOK {
-			break
-		}
-		if err == nil {
+			// RabbitMQ (3.8 and later) opens its client listeners last,
+			// after the plugins: the management API answers a moment
+			// before AMQP accepts, and a client started then is refused.
+			var c net.Conn
+			if c, err = net.DialTimeout("tcp", amqpAddr, time.Second); err == nil {
+				c.Close()
+				break
+			}
+			err = fmt.Errorf("AMQP on %s: %w", amqpAddr, err)
+		} else if err == nil {
 			err = fmt.Errorf("GET /api/overview: HTTP %d", code)
 		}
 		last = err
