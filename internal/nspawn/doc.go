@@ -3,17 +3,19 @@
 // system they are written for even though the host's PID 1 is not systemd.
 //
 // The root file system is a minimal Debian (debootstrap --variant=minbase
-// with the Packages: systemd, python3, postgresql-15 without the package's
-// default cluster, rabbitmq-server with its own service masked,
-// openssh-server with its sshd disabled) made once per machine under
-// the test cache (EnsureRootfs; a flock serializes parallel test binaries,
-// and the tree is built beside its final path and renamed into place, so a
-// killed build leaves nothing half-made). Every container boots it with
-// --volatile=overlay, so the tree stays pristine and containers can run side
-// by side; --keep-unit and --register=no because the host has no systemd to
-// register with. Each container gets its own machine name and, unless
-// Options.HostNetwork, a private network namespace holding only lo, so
-// 127.0.0.1 ports never clash with the host or other containers.
+// with the Packages: systemd, python3 and python3-apt, postgresql(-15)
+// without the package's default cluster, rabbitmq-server with its own
+// service masked, openssh-server with its sshd disabled) made once per
+// machine under the test cache (EnsureRootfs; a flock serializes parallel
+// test binaries, and the tree is built beside its final path and renamed
+// into place, so a killed build leaves nothing half-made); the .deb files
+// it was made of stay in its /var/cache/apt/archives. Every container
+// boots it with --volatile=overlay, so the tree stays pristine and
+// containers can run side by side; --keep-unit and --register=no because
+// the host has no systemd to register with. Each container gets its own
+// machine name and, unless Options.HostNetwork, a private network
+// namespace holding only lo, so 127.0.0.1 ports never clash with the host
+// or other containers.
 //
 // Each container also gets control groups of its own: nspawn is started in
 // a new child of the caller's group in the unified and name=systemd

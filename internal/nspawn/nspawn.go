@@ -34,8 +34,12 @@ const Suite = "bookworm"
 // rabbitmq-server does the same for the embedded broker node (the
 // package's own service and the host-wide epmd are masked).
 // openssh-server makes the containers hosts that configuration management
-// reaches over SSH (Hosts; its sshd listens on the host's address only).
-var Packages = []string{"systemd", "systemd-sysv", "dbus", "python3", "postgresql-15", "rabbitmq-server", "openssh-server"}
+// reaches over SSH (Hosts; its sshd listens on the host's address only);
+// python3-apt lets Ansible's apt module run there without fetching it
+// first, and the postgresql metapackage is the name Debian's hosts know
+// PostgreSQL's server by: a test that removes the server from a host puts
+// it back from a mirror of the root file system's own .deb files.
+var Packages = []string{"systemd", "systemd-sysv", "dbus", "python3", "python3-apt", "postgresql", "postgresql-15", "rabbitmq-server", "openssh-server"}
 
 // marker is written into a finished root file system.
 const marker = ".deploykit-rootfs"
