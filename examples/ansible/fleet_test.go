@@ -224,6 +224,21 @@ func (r *playResult) task(name string) map[string]map[string]any {
 	return out
 }
 
+// taskOn is task, and fails the test unless the task reported on all n
+// hosts: a name that matches nothing would make checks of its results
+// pass vacuously. A role's task is named "ROLE : NAME".
+func (r *playResult) taskOn(t testing.TB, name string, n int) map[string]map[string]any {
+	t.Helper()
+	res := r.task(name)
+	if len(res) != n {
+		t.Fatalf("task %q reported on %d hosts, want %d:\n%s", name, len(res), n, r.Output)
+	}
+	return res
+}
+
+// installTask is the install role's task that runs the package manager.
+const installTask = "deploykit.fleet.install : Install what deploykit needs and the host lacks"
+
 // play runs a playbook of playbooks/ with the fleet's variables plus vars.
 func (f *fleet) play(t testing.TB, playbook string, vars map[string]any, args ...string) *playResult {
 	t.Helper()
@@ -468,7 +483,7 @@ func TestFleetWithAnsible(t *testing.T) {
 		{"site deploys to three hosts", func(t *testing.T) {
 			r := f.play(t, "site.yml", nil)
 			r.ok(t)
-			for host, res := range r.task("Converge the instance to the spec") {
+			for host, res := range r.taskOn(t, "Converge the instance to the spec", len(h.Hosts)) {
 				if res["changed"] != true || res["release"] != "r1" {
 					t.Fatalf("%s: %v", host, res)
 				}
@@ -492,7 +507,7 @@ func TestFleetWithAnsible(t *testing.T) {
 			}
 			// The role found Python and PostgreSQL's binaries: no package
 			// manager, no network.
-			for host, res := range r.task("Install what deploykit needs and the host lacks") {
+			for host, res := range r.taskOn(t, installTask, len(h.Hosts)) {
 				if res["skipped"] != true {
 					t.Fatalf("%s: the role ran the package manager on a host that has everything: %v", host, res)
 				}
@@ -507,7 +522,7 @@ func TestFleetWithAnsible(t *testing.T) {
 			f.writeApp(t, "2", "")
 			r := f.play(t, "site.yml", nil, "--check", "--diff")
 			r.ok(t)
-			for host, res := range r.task("Converge the instance to the spec") {
+			for host, res := range r.taskOn(t, "Converge the instance to the spec", len(h.Hosts)) {
 				plan, _ := res["plan"].(map[string]any)
 				if res["changed"] != true || plan["action"] != "upgrade" || plan["dry_run"] != true {
 					t.Fatalf("%s: check mode: %v", host, res)
