@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -466,8 +467,9 @@ backend app
 
 // TestFleetWithAnsible deploys one application to three hosts with the
 // collection's playbooks and checks, step by step: site.yml deploys it to
-// each host, on the host's own address and one port; a second run changes
-// nothing; check mode on a changed application reports the change and
+// each host, on the host's own address and one port, the install role
+// first putting PostgreSQL's server on the host that lacks it with apt,
+// from a mirror on 127.0.0.1; a second run changes nothing; check mode on a changed application reports the change and
 // makes none; rolling-upgrade.yml upgrades the hosts one by one while
 // requests go through HAProxy, with none failing; a release that fails its
 // health check stops the rolling upgrade at the first host, rolled back
@@ -480,13 +482,40 @@ func TestFleetWithAnsible(t *testing.T) {
 		name string
 		run  func(t *testing.T)
 	}{
-		{"site deploys to three hosts", func(t *testing.T) {
+		{"site installs what a host lacks and deploys to three hosts", func(t *testing.T) {
+			// web1 lacks PostgreSQL's server binaries, which the embedded
+			// cluster needs: the install role puts them there with apt, from
+			// a mirror on 127.0.0.1; web2 and web3 have them.
+			start := time.Now()
+			mirror := withoutPostgresServer(t, h.Hosts[0])
+			t.Logf("web1 without PostgreSQL's server, apt's source %s: %v", mirror.URL, time.Since(start).Round(time.Millisecond))
 			r := f.play(t, "site.yml", nil)
 			r.ok(t)
 			for host, res := range r.taskOn(t, "Converge the instance to the spec", len(h.Hosts)) {
 				if res["changed"] != true || res["release"] != "r1" {
 					t.Fatalf("%s: %v", host, res)
 				}
+			}
+			installed := r.taskOn(t, installTask, len(h.Hosts))
+			for i := range h.Hosts {
+				host := fmt.Sprintf("web%d", i+1)
+				res := installed[host]
+				if i == 0 && (res["changed"] != true || res["failed"] == true) {
+					t.Fatalf("%s lacks PostgreSQL's server; the role's package task: %v", host, res)
+				}
+				if i > 0 && res["skipped"] != true {
+					t.Fatalf("%s: the role ran the package manager on a host that has everything: %v", host, res)
+				}
+			}
+			t.Logf("web1's package task: %.1fs", installed["web1"]["_seconds"])
+			if got := mirror.fetched(); len(got) != len(postgresServerPackages) || !strings.HasPrefix(got[0], "postgresql-15_") || !strings.HasPrefix(got[1], "postgresql_") {
+				t.Fatalf("web1's apt fetched %q from the mirror, want postgresql and postgresql-15", got)
+			}
+			// The embedded cluster runs on the binaries the role installed.
+			if got := hostSh(t, h.Hosts[0], `dpkg-query -W -f '${db:Status-Abbrev}${Package}\n' `+strings.Join(postgresServerPackages, " ")+`
+ls /usr/lib/postgresql/*/bin/initdb
+readlink /proc/$(head -1 /srv/deploykit/postgres/data/postmaster.pid)/exe`); !regexp.MustCompile(`^ii +postgresql\nii +postgresql-15\n/usr/lib/postgresql/15/bin/initdb\n/usr/lib/postgresql/15/bin/postgres$`).MatchString(got) {
+				t.Fatalf("web1 after the install role: %q", got)
 			}
 			f.serving(t, "1", "r1")
 		}},
@@ -505,8 +534,8 @@ func TestFleetWithAnsible(t *testing.T) {
 					t.Fatalf("%s: changed=%d failures=%d on the second run", host, s.Changed, s.Failures)
 				}
 			}
-			// The role found Python and PostgreSQL's binaries: no package
-			// manager, no network.
+			// The role found Python and PostgreSQL's binaries, web1's
+			// installed by the first run: no package manager, no network.
 			for host, res := range r.taskOn(t, installTask, len(h.Hosts)) {
 				if res["skipped"] != true {
 					t.Fatalf("%s: the role ran the package manager on a host that has everything: %v", host, res)
