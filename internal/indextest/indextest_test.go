@@ -149,4 +149,3 @@ func TestServerPagesRevalidate(t *testing.T) {
 		t.Errorf("revalidation: %d, want 304", resp.StatusCode)
 	}
 }
-
