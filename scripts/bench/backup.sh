@@ -23,7 +23,20 @@
 #   Each restore starts from an empty target database (made as deploykit
 #   provisions it, untimed), is checked against the source (row counts, a
 #   content hash, sum(abalance)) and then emptied again, so no run shares
-#   the cluster with autovacuum working through an earlier one. Beside
+#   the cluster with autovacuum working through an earlier one.
+#   The two tools leave different bills behind. At wal_level = minimal
+#   deploykit loads each table in the transaction that emptied it, so its
+#   rows skip the WAL and are fsynced at commit, inside its time (and its
+#   swap DROPs the old database, which in PostgreSQL 15 forces an immediate
+#   checkpoint, also inside its time); pg_restore writes every row to the
+#   WAL and leaves the table pages dirty in shared_buffers (3 GB here holds
+#   the whole database) for a later checkpoint to write and fsync, outside
+#   its time. So every restore is followed by a CHECKPOINT, timed on its
+#   own (column +CHECKPOINT), and the summary gives the ratio on the
+#   restore alone and on restore + CHECKPOINT: the time until the restored
+#   data is on disk. (Not counted for either: pg_restore's tables are not
+#   frozen, so autovacuum later reads and rewrites them to set hint and
+#   all-visible bits; deploykit's COPY FREEZE did that while loading.) Beside
 #   the time: the client's CPU (user+sys), the server's CPU (the
 #   postmaster's processes) and the WAL written (pg_current_wal_lsn), which
 #   load on the machine does not change. The generated data is cached as a
@@ -330,7 +343,7 @@ EOF
 		echo "$t"
 	}
 	lsn() { admin -d postgres -Atc "SELECT pg_current_wal_lsn()"; }
-	declare -A secs rss ccpu scpu wal
+	declare -A secs rss ccpu scpu wal ckpt
 	# run NAME CMD...: times CMD (wall, client CPU, peak RSS), the server's
 	# CPU and the WAL written meanwhile.
 	run() {
@@ -353,6 +366,19 @@ EOF
 		ccpu[$name]=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$work/$name.time")
 		scpu[$name]=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}')
 		wal[$name]=$(admin -d postgres -Atc "SELECT round(pg_wal_lsn_diff('$w1', '$w0') / 1048576)")
+		# A restore is then followed by a CHECKPOINT, timed on its own: what
+		# the restore left in shared_buffers for the server to write and
+		# fsync later. (Before the check below, whose reads would set hint
+		# bits and dirty pages of their own.)
+		if [[ $name == *restore* ]]; then
+			local k0 k1
+			k0=$(date +%s.%N)
+			admin -d postgres -c CHECKPOINT
+			k1=$(date +%s.%N)
+			ckpt[$name]=$(awk -v a="$k0" -v b="$k1" 'BEGIN {printf "%.2f", b - a}')
+		else
+			ckpt[$name]=-
+		fi
 	}
 	restored() { # restored NAME: checks NAME's database against the source, then empties it
 		local got
@@ -407,11 +433,17 @@ EOF
 		"$((dbsize / 1024 / 1024))" "$scale" "$docrows" "$(nproc)" "$("$bindir/postgres" --version | awk '{print $3}')"
 	echo "embedded cluster ($root/postgres, $(df --output=fstype "$root" | tail -1) on $(df --output=source "$root" | tail -1)): $settings"
 	echo "the deploykit CLI vs pg_dump -Fc / pg_restore --no-owner, each as the instance's role; tools alternate A/B/B/A"
-	printf '%-16s %5s %9s %11s %11s %8s %8s\n' step round seconds client-CPU server-CPU WAL-MiB RSS-MiB
+	printf '%-16s %5s %9s %11s %11s %8s %8s %11s\n' step round seconds client-CPU server-CPU WAL-MiB RSS-MiB +CHECKPOINT
 	local k
 	for k in dk_backup pg_dump dk_restore pg_restore ${WITH_J2:+pg_restore_j2}; do
 		for r in $(seq 1 "$rounds"); do
-			printf '%-16s %5s %9s %11s %11s %8s %8s\n' "$k" "$r" "${secs[$k$r]}" "${ccpu[$k$r]}" "${scpu[$k$r]}" "${wal[$k$r]}" "${rss[$k$r]}"
+			printf '%-16s %5s %9s %11s %11s %8s %8s %11s\n' "$k" "$r" "${secs[$k$r]}" "${ccpu[$k$r]}" "${scpu[$k$r]}" "${wal[$k$r]}" "${rss[$k$r]}" "${ckpt[$k$r]}"
+		done
+	done
+	# secs + ckpt per round, for the "until on disk" ratio.
+	for k in dk_restore pg_restore ${WITH_J2:+pg_restore_j2}; do
+		for r in $(seq 1 "$rounds"); do
+			secs[${k}_disk$r]=$(awk -v a="${secs[$k$r]}" -v b="${ckpt[$k$r]}" 'BEGIN {printf "%.2f", a + b}')
 		done
 	done
 	local dump_size dkb_size
@@ -426,9 +458,16 @@ EOF
 			"$(median $(col "$2" ccpu))" "$(median $(col "$2" scpu))" "$3" "$(median $(col "$3" ccpu))" "$(median $(col "$3" scpu))" \
 			"$(median $(col "$2" wal))" "$(median $(col "$3" wal))"
 	}
+	summary2() { # summary2 WHAT DK PG: seconds only
+		local dm pm
+		dm=$(median $(col "$2" secs)) pm=$(median $(col "$3" secs))
+		printf '%-30s deploykit median %6.2f s, pg_restore median %6.2f s: %sx on the medians (the time until the restored data is written and fsynced)\n' \
+			"$1" "$dm" "$pm" "$(ratio "$pm" "$dm")"
+	}
 	echo
 	summary "backup vs pg_dump -Fc:" dk_backup pg_dump
 	summary "restore vs pg_restore:" dk_restore pg_restore
+	summary2 "restore + CHECKPOINT:" dk_restore_disk pg_restore_disk
 	[[ -z ${WITH_J2:-} ]] || summary "restore vs pg_restore -j 2:" dk_restore pg_restore_j2
 	echo "archive size / pg_dump -Fc size:  $(ratio "$dkb_size" "$dump_size") ($((dkb_size / 1048576)) MiB / $((dump_size / 1048576)) MiB)"
 	echo "peak RSS, deploykit backup / restore (max of rounds): $(printf '%s\n' $(col dk_backup rss) | sort -g | tail -1) / $(printf '%s\n' $(col dk_restore rss) | sort -g | tail -1) MiB"
