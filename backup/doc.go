@@ -89,14 +89,14 @@
 // pg_restore of a stream (no seekable file) runs one job. On the
 // generated 1.7 GB database of scripts/bench/backup.sh (2 CPUs), run as
 // users run it (the embedded cluster, the instance's role, the CLI), the
-// parallel snapshot dump with zstd is 2.7x faster than pg_dump -Fc and its
-// archive about 4% smaller. Restore is even with single-job pg_restore
-// once both have their data on disk: pg_restore WAL-logs every row and
-// leaves the table pages to a later checkpoint, while a restore here
-// writes almost no WAL (wal_level = minimal) and fsyncs its tables before
-// it returns, frozen, so no VACUUM rewrites them afterwards. Both CPUs
-// are busy with the server's COPY and index builds, which no client can
-// take off them; the README has the figures.
+// parallel snapshot dump with zstd is about 2.6x faster than pg_dump -Fc
+// and its archive about 4% smaller. Restore is about even with
+// single-job pg_restore once both have their data on disk: pg_restore
+// WAL-logs every row and leaves the table pages to a later checkpoint,
+// while a restore here writes almost no WAL (wal_level = minimal) and
+// fsyncs its tables before it returns, frozen, so no VACUUM rewrites them
+// afterwards. Both CPUs are busy with the server's COPY and index builds,
+// which no client can take off them; the README has the figures.
 //
 // # Files: copy, then verify
 //
