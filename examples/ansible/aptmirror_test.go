@@ -169,5 +169,8 @@ apt-cache madison postgresql | grep -cF '`+strings.TrimSuffix(mirror.URL, "/")+`
 	if got != "1" {
 		t.Fatalf("%s: PostgreSQL's server still there, or the mirror not apt's source (want no initdb, no installed package, one candidate from %s):\n%s", x.Address, mirror.URL, got)
 	}
+	// As on a fresh cloud image, apt has no package lists: the role must
+	// refresh them before it installs, or apt knows no postgresql.
+	hostSh(t, x, "find /var/lib/apt/lists -maxdepth 1 -type f ! -name lock -delete")
 	return mirror
 }

@@ -237,8 +237,12 @@ func (r *playResult) taskOn(t testing.TB, name string, n int) map[string]map[str
 	return res
 }
 
-// installTask is the install role's task that runs the package manager.
-const installTask = "deploykit.fleet.install : Install what deploykit needs and the host lacks"
+// installTask is the install role's task that runs the package manager;
+// refreshTask refreshes apt's lists before it, on hosts that lack something.
+const (
+	installTask = "deploykit.fleet.install : Install the missing packages"
+	refreshTask = "deploykit.fleet.install : Refresh apt's package lists"
+)
 
 // play runs a playbook of playbooks/ with the fleet's variables plus vars.
 func (f *fleet) play(t testing.TB, playbook string, vars map[string]any, args ...string) *playResult {
@@ -505,6 +509,13 @@ func TestFleetWithAnsible(t *testing.T) {
 				}
 				if i > 0 && res["skipped"] != true {
 					t.Fatalf("%s: the role ran the package manager on a host that has everything: %v", host, res)
+				}
+			}
+			// web1's apt had no lists (withoutPostgresServer): the role
+			// refreshed them there, and nowhere else.
+			for host, res := range r.taskOn(t, refreshTask, len(h.Hosts)) {
+				if refreshed := res["skipped"] != true && res["failed"] != true; refreshed != (host == "web1") {
+					t.Fatalf("%s: the role's apt refresh: %v", host, res)
 				}
 			}
 			t.Logf("web1's package task: %.1fs", installed["web1"]["_seconds"])
