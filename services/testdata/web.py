@@ -111,11 +111,20 @@ def main():
     srv.socket = sock
     srv.server_address = sock.getsockname()
 
-    def stop(signum, frame):
-        # shutdown() blocks until serve_forever returns: not in this thread.
-        threading.Thread(target=srv.shutdown).start()
+    # The handler only records the signal: it runs in the main thread
+    # between any two bytecodes, wherever that thread is (starting a
+    # request's thread, say), so it starts no thread and takes no lock.
+    # A thread started here asks the server to stop; shutdown() blocks
+    # until serve_forever returns, so not from the main thread.
+    stopping = []
 
-    signal.signal(signal.SIGTERM, stop)
+    def stopper():
+        while not stopping:
+            time.sleep(0.05)
+        srv.shutdown()
+
+    threading.Thread(target=stopper, daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
     signal.signal(signal.SIGHUP, lambda s, f: print("reloaded", flush=True))
     print("web.py: serving pid %d on %r" % (os.getpid(), srv.server_address), flush=True)
     notify("READY=1")

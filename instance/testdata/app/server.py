@@ -6,6 +6,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import six  # the requirement the test's release installs
@@ -41,7 +42,20 @@ srv.socket = sock
 # socket stays open in the supervisor (or systemd) and in the new process.
 srv.daemon_threads = False
 srv.block_on_close = True
-signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=srv.shutdown).start())
+# The handler only records the signal (it runs between any two bytecodes
+# of the main thread, so it starts no thread and takes no lock); a thread
+# started here asks the server to stop.
+stopping = []
+
+
+def stopper():
+    while not stopping:
+        time.sleep(0.05)
+    srv.shutdown()
+
+
+threading.Thread(target=stopper, daemon=True).start()
+signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
 sys.stderr.write("serving\n")
 srv.serve_forever()
 srv.server_close()

@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -94,7 +95,19 @@ def main():
     # lives on in the supervisor (or systemd) and the new process.
     server.daemon_threads = False
     server.block_on_close = True
-    signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=server.shutdown).start())
+    # The signal handler only records the signal: it runs in the main
+    # thread between any two bytecodes, wherever that thread is, so it must
+    # not start a thread or take a lock. A thread started here asks the
+    # server to stop (shutdown() waits for serve_forever to return).
+    stopping = []
+
+    def stopper():
+        while not stopping:
+            time.sleep(0.05)
+        server.shutdown()
+
+    threading.Thread(target=stopper, daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
     try:
         server.serve_forever()
     except KeyboardInterrupt:
