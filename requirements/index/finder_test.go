@@ -72,7 +72,8 @@ func TestFinderWheelhouseIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 1 || files[0].Version.String() != "3.2.25" || !files[0].IsWheel() || files[0].Hashes["sha256"] != djangoSHA(t, wh) || files[0].RequiresPython != ">=3.6" || !files[0].CoreMetadata {
+	wantSHA := djangoSHA(t, wh)
+	if len(files) != 1 || files[0].Version.String() != "3.2.25" || !files[0].IsWheel() || files[0].Hashes["sha256"] != wantSHA || files[0].RequiresPython != ">=3.6" || !files[0].CoreMetadata {
 		t.Fatalf("files: %+v", files)
 	}
 	before := hits.Load()
@@ -90,7 +91,7 @@ func TestFinderWheelhouseIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum, _ := filehash.SHA256(p); sum != djangoSHA(t, wh) {
+	if sum, _ := filehash.SHA256(p); sum != wantSHA {
 		t.Errorf("downloaded sha256 %s", sum)
 	}
 	// An unknown project: 404, no versions, no error.
