@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -52,7 +53,8 @@ func (t Table) copyFreezeSQL() string {
 	return s[:len(s)-len(t.copyOptions())] + opt
 }
 
-// laneWorker loads the chunks of its lanes (see above).
+// laneWorker loads the chunks of its lanes (see above), each run of one
+// table's chunks through one COPY (copystream.go).
 func (l *dbLoader) laneWorker(ctx context.Context, work chan loadJob) error {
 	conn, err := l.ownerConn(ctx, "SET synchronous_commit TO off")
 	if err != nil {
@@ -62,7 +64,34 @@ func (l *dbLoader) laneWorker(ctx context.Context, work chan loadJob) error {
 	seen := map[int]bool{}  // tables this connection has loaded into
 	fresh := map[int]bool{} // tables truncated in the open transaction
 	inTx := false
+	var cur *copyStream // the open COPY, if any
+	defer func() {
+		if cur != nil {
+			cur.abort(errors.New("the restore stopped"))
+		}
+	}()
+	// endCopy finishes the open COPY: the connection is then free for
+	// other statements.
+	endCopy := func() error {
+		if cur == nil {
+			return nil
+		}
+		s := cur
+		cur = nil
+		rows, err := s.close()
+		if err != nil {
+			return l.fail(fmt.Errorf("table %s: %w", l.catalog.Tables[s.table], err))
+		}
+		l.mu.Lock()
+		l.loaded[s.table] += rows
+		l.mu.Unlock()
+		l.log.Debug("backup: table loaded", "table", l.catalog.Tables[s.table].String(), "chunks", s.chunks, "rows", rows)
+		return nil
+	}
 	exec := func(sql string) error {
+		if err := endCopy(); err != nil {
+			return err
+		}
 		if _, err := conn.Exec(ctx, sql); err != nil {
 			return l.fail(fmt.Errorf("%s: %w", sql, err))
 		}
@@ -76,7 +105,7 @@ func (l *dbLoader) laneWorker(ctx context.Context, work chan loadJob) error {
 		case job, ok := <-work:
 			if !ok {
 				if !inTx {
-					return nil
+					return endCopy()
 				}
 				start := time.Now()
 				err := exec("COMMIT")
@@ -84,6 +113,11 @@ func (l *dbLoader) laneWorker(ctx context.Context, work chan loadJob) error {
 				return err
 			}
 			j = job
+		}
+		if cur != nil && cur.table != j.table {
+			if err := endCopy(); err != nil {
+				return err
+			}
 		}
 		if !seen[j.table] && len(fresh) >= freshBatch {
 			if err := exec("COMMIT"); err != nil {
@@ -97,16 +131,28 @@ func (l *dbLoader) laneWorker(ctx context.Context, work chan loadJob) error {
 			}
 			inTx = true
 		}
+		t := l.catalog.Tables[j.table]
 		if !seen[j.table] {
 			seen[j.table] = true
-			t := l.catalog.Tables[j.table]
 			if err := exec("TRUNCATE ONLY " + ident(t.Schema, t.Name)); err != nil {
 				return err
 			}
 			fresh[j.table] = true
 		}
-		if err := l.load(ctx, conn, j, fresh[j.table]); err != nil {
-			return err
+		if cur == nil {
+			sql := t.copySQL("FROM STDIN")
+			if fresh[j.table] {
+				sql = t.copyFreezeSQL()
+			}
+			if cur, err = openCopy(ctx, conn, j.table, sql, t.Format == "binary"); err != nil {
+				return l.fail(fmt.Errorf("table %s: %w", t, err))
+			}
+		}
+		err := cur.write(j.buf.Bytes(), j.rows)
+		l.putBuf(j.buf)
+		if err != nil {
+			cur = nil // write ended it
+			return l.fail(fmt.Errorf("table %s: %w", t, err))
 		}
 	}
 }

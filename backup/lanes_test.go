@@ -3,8 +3,11 @@ package backup
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -216,4 +219,59 @@ func TestCheckRefusesTablesOutsideTheLanes(t *testing.T) {
 			t.Errorf("%s: %v, want ErrLayout", name, err)
 		}
 	}
+}
+
+// A restore loads each run of a table's chunks through one COPY: one COPY
+// per 8 MB chunk would give every chunk a new bulk-insert ring of shared
+// buffers, so the table's pages would all go into buffers the backend
+// never touched before and stay dirty until the commit (copystream.go).
+// The loader says, at debug level, how many chunks each COPY took.
+func TestRestoreLoadsATablesChunksInOneCOPY(t *testing.T) {
+	srv := pgtest.Get(t)
+	a := newInstanceDB(t, srv, false)
+	a.execAs(t, `CREATE TABLE big (id int PRIMARY KEY, body text);
+INSERT INTO big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 100000) g;
+CREATE TABLE small (id int, note text);
+INSERT INTO small SELECT g, 'n' || g FROM generate_series(1, 5000) g;`)
+	arch := createArchive(t, Options{Instance: "prod", Database: a.source(), Jobs: 2, ChunkSize: 1 << 20})
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	b := newInstanceDB(t, srv, false)
+	if _, err := Restore(context.Background(), bytes.NewReader(arch), RestoreOptions{Instance: "prod", Database: b.restoreTarget(),
+		SkipDirs: true, Jobs: 2, Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	type loaded struct {
+		Msg, Table   string
+		Chunks, Rows int64
+	}
+	var copies []loaded
+	for _, line := range bytes.Split(logs.Bytes(), []byte("\n")) {
+		var l loaded
+		if json.Unmarshal(line, &l) == nil && l.Msg == "backup: table loaded" {
+			copies = append(copies, l)
+		}
+	}
+	var big []loaded
+	for _, c := range copies {
+		if c.Table == "public.big" {
+			big = append(big, c)
+		}
+	}
+	if len(big) != 1 || big[0].Rows != 100000 || big[0].Chunks < 4 {
+		t.Fatalf("public.big was loaded by %d COPYs, want one of 100000 rows in 4 or more chunks: %+v", len(big), copies)
+	}
+	t.Logf("COPYs: %+v", copies)
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
 }
