@@ -56,6 +56,13 @@ type RestoreOptions struct {
 	// or DefaultMaintenanceWorkMem if that is lower.
 	MaintenanceWorkMem string
 
+	// BeforeSwap, when set, runs once the whole archive has been loaded
+	// and verified, right before the targets are replaced: a caller stops
+	// what uses them there, so they serve until the last moment and a bad
+	// archive never costs a stop. An error from it aborts the restore and
+	// leaves every target as it was.
+	BeforeSwap func(ctx context.Context) error
+
 	Jobs    int
 	PgBin   string
 	TempDir string
@@ -106,6 +113,41 @@ func CheckFile(ctx context.Context, path string, opts CheckOptions) (*Summary, e
 		return s, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
+}
+
+// CheckHeadFile reads only the head of the archive at path — the manifest
+// and, when it names a broker, the broker definitions that follow it —
+// and verifies those: the manifest's instance as in CheckOptions (an
+// archive of another instance is refused unless Force) and the
+// definitions' hash. It does not read the rest (Restore verifies all of
+// it as it loads, before it replaces anything). The Summary has the
+// Manifest and Broker only.
+func CheckHeadFile(path string, opts CheckOptions) (*Summary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err // names the path
+	}
+	defer f.Close()
+	ar, err := archive.NewReader(f, archive.ReaderOptions{Instance: opts.Instance, Force: opts.Force})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer ar.Close()
+	sum := &Summary{Manifest: *ar.Manifest()}
+	if sum.Manifest.Broker == nil {
+		return sum, nil
+	}
+	m, err := ar.Next()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if m.Name != archive.BrokerName {
+		return nil, fmt.Errorf("%s: %w: no broker definitions after the manifest", path, ErrLayout)
+	}
+	if sum.Broker, err = io.ReadAll(ar); err != nil { // a hash mismatch is an error here
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return sum, nil
 }
 
 // Restore reads an archive from r and restores it as opts say. It works
@@ -330,6 +372,11 @@ func (st *restorer) run(ctx context.Context, r io.Reader, ro archive.ReaderOptio
 			return nil, err
 		}
 	}
+	if o := st.ropts; o != nil && o.BeforeSwap != nil {
+		if err := o.BeforeSwap(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if st.db != nil && st.catalog != nil {
 		if err := st.db.swap(ctx); err != nil {
 			return nil, err
@@ -392,30 +439,9 @@ func ReadManifestFile(path string) (*archive.Manifest, error) {
 // manifest). For a restore's step that applies them after the archive
 // was checked as a whole; nil definitions when the archive has none.
 func ReadBrokerFile(path string) (*archive.Manifest, []byte, error) {
-	f, err := os.Open(path)
+	s, err := CheckHeadFile(path, CheckOptions{})
 	if err != nil {
-		return nil, nil, err // names the path
+		return nil, nil, err
 	}
-	defer f.Close()
-	ar, err := archive.NewReader(f, archive.ReaderOptions{})
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	defer ar.Close()
-	man := *ar.Manifest()
-	if man.Broker == nil {
-		return &man, nil, nil
-	}
-	m, err := ar.Next()
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if m.Name != archive.BrokerName {
-		return nil, nil, fmt.Errorf("%s: %w: no broker definitions after the manifest", path, ErrLayout)
-	}
-	data, err := io.ReadAll(ar) // a hash mismatch is an error here
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &man, data, nil
+	return &s.Manifest, s.Broker, nil
 }

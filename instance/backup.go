@@ -99,10 +99,12 @@ func (m *Manager) Verify(ctx context.Context, file string) (*BackupResult, error
 
 // Restore replaces the instance's database and data directory with those
 // of the archive file, which may come from another instance ("restore
-// production into staging"). The archive is verified completely first;
-// the database and the directory are swapped in atomically. The instance
-// keeps its release, user, role and password; its services are stopped
-// around the swap and health-checked after. An archive of another
+// production into staging"). The archive loads into a temporary
+// database and a staging directory while the instance still serves, and
+// is verified as it loads; only once all of it has verified are the
+// services stopped, the database and the directory swapped in, and the
+// services started and health-checked. The instance keeps its release,
+// user, role and password. An archive of another
 // instance is refused (archive.ErrOtherInstance, before anything changes)
 // unless opts.Force.
 func (m *Manager) Restore(ctx context.Context, name, file string, opts RestoreOptions) error {
@@ -130,12 +132,16 @@ func (m *Manager) restore(ctx context.Context, name, file string, ropts RestoreO
 	if err != nil {
 		return err
 	}
-	// Check the whole archive — its hashes, its seal, whose instance it
-	// is — while the instance still serves: a refused or corrupt archive
-	// must not cost a stop and start.
-	sum, err := backup.CheckFile(ctx, abs, backup.CheckOptions{Instance: name, Force: ropts.Force, Logger: m.log})
+	// Check the archive's head — whose instance it is, the broker
+	// definitions — before anything is made. The rest is verified as it
+	// loads, into a temporary database and staging directories while the
+	// instance still serves; its services stop only once all of it has
+	// verified, right before the swap (backup.RestoreOptions.BeforeSwap),
+	// so a refused or corrupt archive costs no stop and start, and the
+	// archive is read once, not twice.
+	sum, err := backup.CheckHeadFile(abs, backup.CheckOptions{Instance: name, Force: ropts.Force})
 	if err != nil {
-		return fmt.Errorf("restore %s: %w", name, err) // CheckFile names the file
+		return fmt.Errorf("restore %s: %w", name, err) // CheckHeadFile names the file
 	}
 	if err := checkBrokerDefinitions(sum); err != nil {
 		return fmt.Errorf("restore %s: %s: %w", name, abs, err)
@@ -166,25 +172,32 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 		return nil, err
 	}
 	file := params["file"]
+	// Whether the load step stopped the services: "" when not known (a
+	// recovery after a crash), else "no" or "yes".
+	stopped := ""
 	return &operation{op: "restore", params: params, steps: []step{
-		{name: "stop", do: func(ctx context.Context) error {
-			ctrl, err := m.controller()
-			if err != nil {
-				return err
-			}
-			return ctrl.Stop(ctx, name)
-		}, undo: func(ctx context.Context) error {
-			if params["stopped"] == "true" {
-				return nil
-			}
-			return m.installAndRestart(ctx, st, spec, st.Current)
-		}},
-		{name: "restore", commit: true, do: func(ctx context.Context) error {
+		{name: "load", commit: true, do: func(ctx context.Context) error {
+			stopped = "no"
 			opts := backup.RestoreOptions{
 				Instance: name,
 				Force:    params["force"] == "true",
 				Dirs:     map[string]string{"data": m.layout.DataDir(name)},
 				Logger:   m.log,
+				BeforeSwap: func(ctx context.Context) error {
+					if params["stopped"] == "true" {
+						return nil
+					}
+					stopped = "yes"
+					ctrl, err := m.controller()
+					if err != nil {
+						return err
+					}
+					if err := ctrl.Stop(ctx, name); err != nil {
+						return err
+					}
+					m.crash("load:stopped")
+					return nil
+				},
 			}
 			if st.UID != 0 || st.GID != 0 {
 				opts.Owner = &backup.FileOwner{UID: st.UID, GID: st.GID}
@@ -205,17 +218,25 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 			} else {
 				opts.SkipDatabase = true
 			}
-			// Checked already (restore, before the stop); the stream is
-			// verified again as it is read, and nothing is replaced
-			// unless all of it verifies, so a file changed since then
-			// still cannot slip through.
+			// The stream is verified as it is read, and nothing is
+			// replaced (nor the services stopped) unless all of it
+			// verifies.
 			f, err := os.Open(file)
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			_, err = backup.Restore(ctx, f, opts)
-			return err
+			if _, err := backup.Restore(ctx, f, opts); err != nil {
+				return fmt.Errorf("%s: %w", file, err)
+			}
+			return nil
+		}, undo: func(ctx context.Context) error {
+			// Started again only if this step stopped it, or may have (a
+			// recovery after a crash does not know).
+			if params["stopped"] == "true" || stopped == "no" {
+				return nil
+			}
+			return m.installAndRestart(ctx, st, spec, st.Current)
 		}},
 		{name: "broker", do: func(ctx context.Context) error {
 			return m.restoreBroker(ctx, st, file)

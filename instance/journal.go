@@ -381,3 +381,9 @@ func recoverOperation(ctx context.Context, path string, crashAt string, plan fun
 	}
 	return rec, j.finish()
 }
+
+// crash is the journal's test hook (Options.CrashAt) for a point inside a
+// step.
+func (m *Manager) crash(point string) {
+	(&journal{crashAt: m.opts.CrashAt}).crash(point)
+}

@@ -329,9 +329,10 @@ func TestEmbeddedClusterIsSupervised(t *testing.T) {
 	}
 }
 
-// TestRestoreKilledIsOldOrNew kills a restore after the services were
-// stopped (undone: the old data serves again) and after the swap (rolled
-// forward: the restored data serves).
+// TestRestoreKilledIsOldOrNew kills a restore while it loads (the
+// instance never stopped and serves the old data), after the services
+// were stopped for the swap (undone: the old data serves again) and after
+// the swap (rolled forward: the restored data serves).
 func TestRestoreKilledIsOldOrNew(t *testing.T) {
 	f, m, name, st := withInstance(t, "ty", "1")
 	ctx := context.Background()
@@ -341,7 +342,7 @@ func TestRestoreKilledIsOldOrNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ point, want string }{{"stop:done", "changed"}, {"restore:done", "backed up"}} {
+	for _, tc := range []struct{ point, want string }{{"load", "changed"}, {"load:stopped", "changed"}, {"load:done", "backed up"}} {
 		t.Run(tc.point, func(t *testing.T) {
 			os.WriteFile(marker, []byte("changed"), 0o644)
 			if err := runKilled(f, "restore", name, res.Path, tc.point); err != nil {

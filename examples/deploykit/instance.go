@@ -458,8 +458,11 @@ func (a *app) restoreCommand() *cobra.Command {
 		Long: `restore replaces NAME's database and data directory with those in FILE
 (which may come from another instance: "restore last night's production
 into staging"). The instance keeps its own release, user, role and
-password. The archive is verified completely before anything is replaced.
-An archive taken of another instance is refused unless --force.`,
+password. The archive loads into a temporary database and a staging
+directory while the instance still serves, and is verified as it loads;
+only once all of it has verified does the instance stop for the swap (and
+start again). A bad archive replaces nothing and stops nothing. An archive
+taken of another instance is refused unless --force.`,
 		Example: `  deploykit restore production /srv/deploykit/backups/production/20260101T000000Z.dkb --yes
   deploykit restore staging /srv/deploykit/backups/production/20260101T000000Z.dkb --yes --force`,
 		Args: cobra.ExactArgs(2),

@@ -17,8 +17,8 @@
 #   create` from a small spec with a [database]: the source, a target for
 #   deploykit and a target for pg_restore. The tools run as processes:
 #     backup:  `deploykit backup SRC`  vs  pg_dump -Fc as SRC's role
-#     restore: `deploykit restore DST ARCHIVE --force` (the CLI checks the
-#              whole archive first, as it always does)  vs  pg_restore
+#     restore: `deploykit restore DST ARCHIVE --force` (the archive's head
+#              checked first, the rest verified as it loads)  vs  pg_restore
 #              --no-owner into the third instance's database as its role
 #   Each restore starts from an empty target database (made as deploykit
 #   provisions it, untimed), is checked against the source (row counts, a
