@@ -18,7 +18,7 @@ import (
 // visible command documents itself with a short line and examples.
 func TestEveryCommandHasHelpWithExamples(t *testing.T) {
 	a := &app{}
-	root := a.rootCommand()
+	root := a.rootCommand(nil)
 	want := []string{"create", "list", "status", "start", "stop", "restart", "upgrade", "apply", "hotfix", "rollback", "run", "backup", "verify", "restore", "clone", "lock", "venv", "install", "sync", "units", "logs", "remove", "doctor"}
 	have := map[string]*cobra.Command{}
 	for _, c := range root.Commands() {

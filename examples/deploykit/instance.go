@@ -20,19 +20,6 @@ import (
 	"github.com/deploykit/deploykit/services"
 )
 
-func (a *app) instanceCommands() []*cobra.Command {
-	return []*cobra.Command{
-		a.createCommand(), a.listCommand(), a.statusCommand(),
-		a.controlCommand("start", "Start an instance's components", "started"),
-		a.controlCommand("stop", "Stop an instance's components", "stopped"),
-		a.controlCommand("restart", "Restart an instance's components (sockets handed over: no dropped requests)", "restarted"),
-		a.upgradeCommand(), a.applyCommand(), a.hotfixCommand(), a.rollbackCommand(),
-		a.runCommand(),
-		a.backupCommand(), a.verifyCommand(), a.restoreCommand(), a.cloneCommand(),
-		a.unitsCommand(), a.logsCommand(), a.removeCommand(), a.shutdownCommand(),
-	}
-}
-
 func (a *app) shutdownCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "shutdown",

@@ -18,7 +18,6 @@ import (
 
 	"github.com/deploykit/deploykit/instance"
 	"github.com/deploykit/deploykit/requirements"
-	"github.com/deploykit/deploykit/services/supervise"
 )
 
 // Exit codes (documented in doc.go and `deploykit --help`).
@@ -60,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a := &app{stdout: stdout, stderr: stderr}
-	root := a.rootCommand()
+	root := a.rootCommand(args)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -102,7 +101,9 @@ func exitCode(err error) int {
 	return exitFailure
 }
 
-func (a *app) rootCommand() *cobra.Command {
+// rootCommand is the command tree for args: the root with the command
+// args invoke, or with every command (see addCommands).
+func (a *app) rootCommand(args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "deploykit",
 		Short: "Run Python web applications as isolated instances",
@@ -139,20 +140,7 @@ Exit codes: 0 success, 1 failure (rolled back when possible), 2 usage error
 	pf.CountVarP(&a.verbose, "verbose", "v", "log more (repeat for debug)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 
-	root.AddCommand(&cobra.Command{
-		// The built-in supervisor (services/supervise) re-executes this
-		// program as `deploykit __supervise INSTANCE-DIR` for its daemon.
-		Use:    supervise.DaemonSubcommand + " INSTANCE-DIR",
-		Hidden: true,
-		Args:   cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := instance.SupervisorMain(cmd.Context(), append([]string{supervise.DaemonSubcommand}, args...), a.logger())
-			return err
-		},
-	})
-	root.AddCommand(a.instanceCommands()...)
-	root.AddCommand(a.pythonCommands()...)
-	root.AddCommand(a.doctorCommand())
+	a.addCommands(root, args)
 	return root
 }
 

@@ -17,12 +17,6 @@ import (
 	"github.com/deploykit/deploykit/venv"
 )
 
-// pythonCommands are the packaging commands that work without instances:
-// venv, install, sync, lock (they drive venv and requirements directly).
-func (a *app) pythonCommands() []*cobra.Command {
-	return []*cobra.Command{a.venvCommand(), a.lockCommand(), a.installCommand(), a.syncCommand()}
-}
-
 // sourceFlags are pip's source options, shared by lock, install and sync.
 type sourceFlags struct {
 	indexURL   string

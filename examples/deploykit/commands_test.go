@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestSubcommandsAreNamedAsTheyAreBuilt: the table's names are what
+// cobra finds a command by, so each must be its command's name.
+func TestSubcommandsAreNamedAsTheyAreBuilt(t *testing.T) {
+	a := &app{}
+	seen := map[string]bool{}
+	for _, c := range a.subcommands() {
+		if seen[c.name] {
+			t.Errorf("%s listed twice", c.name)
+		}
+		seen[c.name] = true
+		if cmd := c.build(); cmd.Name() != c.name || len(cmd.Aliases) > 0 {
+			t.Errorf("%s builds the command %s (aliases %v)", c.name, cmd.Name(), cmd.Aliases)
+		}
+	}
+}
+
+// TestOnlyTheInvokedCommandIsBuilt: a command line that names a command
+// gets a tree with that command alone; one that names none gets all of
+// them, so help, completion and "did you mean" see every command.
+func TestOnlyTheInvokedCommandIsBuilt(t *testing.T) {
+	names := func(args []string) []string {
+		a := &app{}
+		var out []string
+		for _, c := range a.rootCommand(args).Commands() {
+			out = append(out, c.Name())
+		}
+		return out
+	}
+	all := len(names(nil))
+	if all < 25 {
+		t.Fatalf("the full tree has %d commands", all)
+	}
+	for _, args := range [][]string{
+		{"venv", "/tmp/v", "--python", "/usr/bin/python3"},
+		{"--root", "/srv/x", "-v", "venv", "--python", "python3.11", "/tmp/v"},
+		{"--json", "status", "production"},
+		{"__supervise", "/srv/x/instances/p"},
+		{"lock", "--help"},
+	} {
+		var want string
+		for _, a := range args {
+			if !strings.HasPrefix(a, "-") && a != "/srv/x" {
+				want = a
+				break
+			}
+		}
+		if got := names(args); !slices.Equal(got, []string{want}) {
+			t.Errorf("%q: commands %v, want [%s]", args, got, want)
+		}
+	}
+	for _, args := range [][]string{{}, {"--help"}, {"help", "venv"}, {"completion", "bash"}, {"__complete", "ven"}, {"venvv"}, {"--root"}} {
+		if got := names(args); len(got) < all {
+			t.Errorf("%q: %d commands, want all %d", args, len(got), all)
+		}
+	}
+}
+
+// TestHelpOfOneCommandIsUnchanged: a command's help, built alone, is
+// what it is in the full tree (global flags included).
+func TestHelpOfOneCommandIsUnchanged(t *testing.T) {
+	for _, name := range []string{"venv", "install", "create", "restore"} {
+		var alone, full bytes.Buffer
+		if code := run([]string{name, "--help"}, &alone, &alone); code != 0 {
+			t.Fatalf("%s --help: exit %d\n%s", name, code, alone.String())
+		}
+		a := &app{stdout: &full, stderr: &full}
+		root := a.rootCommand(nil)
+		root.SetArgs([]string{name, "--help"})
+		root.SetOut(&full)
+		root.SetErr(&full)
+		if err := root.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		if alone.String() != full.String() || !strings.Contains(alone.String(), "Global Flags:") {
+			t.Errorf("%s --help alone:\n%s\nin the full tree:\n%s", name, alone.String(), full.String())
+		}
+	}
+}
