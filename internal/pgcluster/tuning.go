@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/deploykit/deploykit/internal/lazyregexp"
 )
 
 // Host is what the cluster's settings are sized from.
@@ -162,7 +163,7 @@ func adminSettings(data string) (map[string]string, error) {
 	return set, nil
 }
 
-var confLineRE = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=?\s*('(?:[^'\\]|''|\\.)*'|[^\s#']*)`)
+var confLineRE = lazyregexp.New(`^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=?\s*('(?:[^'\\]|''|\\.)*'|[^\s#']*)`)
 
 // parseConf returns the active name = value lines of a postgresql.conf
 // (names lower-cased, quotes removed; the last line of a name wins).
