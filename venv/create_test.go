@@ -3,11 +3,13 @@ package venv
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/deploykit/deploykit/internal/testenv"
@@ -123,6 +125,45 @@ func TestCreateRefusesNonEmptyAndLeavesNoTemp(t *testing.T) {
 	if os.Geteuid() != 0 {
 		if _, err := Create(ctx, filepath.Join(ro, "v"), py, CreateOptions{}); err == nil {
 			t.Fatal("Create in a read-only directory succeeded")
+		}
+	}
+}
+
+// TestCreateModesFollowTheUmask: the venv's directories and files get
+// the modes python -m venv gives them under the process's umask (0o777
+// and 0o666 less it), the activation scripts 0o666 less it. Not
+// parallel: the umask is the process's.
+func TestCreateModesFollowTheUmask(t *testing.T) {
+	ctx := context.Background()
+	py, err := Inspect(ctx, testenv.Pythons(t)[0].Path, InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mask := range []int{0o027, 0o002} {
+		old := syscall.Umask(mask)
+		parent := t.TempDir()
+		dir, ref := filepath.Join(parent, "v"), filepath.Join(parent, "ref")
+		_, err := Create(ctx, dir, py, CreateOptions{})
+		if err == nil {
+			if out, perr := exec.Command(py.Path, "-m", "venv", "--without-pip", ref).CombinedOutput(); perr != nil {
+				err = fmt.Errorf("python -m venv: %v\n%s", perr, out)
+			}
+		}
+		syscall.Umask(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rel := range []string{".", "bin", "lib", "include", "pyvenv.cfg"} {
+			want, err := os.Stat(filepath.Join(ref, rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := os.Stat(filepath.Join(dir, rel)); err != nil || got.Mode() != want.Mode() {
+				t.Errorf("umask %#o: %s: %v, python -m venv's %v (%v)", mask, rel, got.Mode(), want.Mode(), err)
+			}
+		}
+		if got, err := os.Stat(filepath.Join(dir, "bin", "activate")); err != nil || got.Mode().Perm() != os.FileMode(0o666&^mask) {
+			t.Errorf("umask %#o: bin/activate: %v, want %v (%v)", mask, got.Mode(), os.FileMode(0o666&^mask), err)
 		}
 	}
 }

@@ -270,9 +270,22 @@ func placeOne(c *Cache, pl placement, devs [2]uint64) error {
 // uses the system calls directly: a file written once needs none of the
 // os package's poller registration (four more calls per file).
 func writeNew(p string, data []byte, mode os.FileMode) error {
+	return createWrite(p, data, 0o600, &mode)
+}
+
+// writeNewUmasked creates p, which must not exist, holding data with mode
+// 0o666 less the umask, as open(2) makes it: no chmod, and no need to
+// know the umask.
+func writeNewUmasked(p string, data []byte) error {
+	return createWrite(p, data, 0o666, nil)
+}
+
+// createWrite creates p with perm (less the umask), writes data and, when
+// mode is not nil, sets mode.
+func createWrite(p string, data []byte, perm uint32, mode *os.FileMode) error {
 	var fd int
 	err := ignoringEINTR(func() (err error) {
-		fd, err = unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+		fd, err = unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, perm)
 		return err
 	})
 	if err != nil {
@@ -288,7 +301,7 @@ func writeNew(p string, data []byte, mode os.FileMode) error {
 			data = data[n:]
 		}
 	}
-	if err == nil {
+	if err == nil && mode != nil {
 		err = unix.Fchmod(fd, uint32(mode.Perm()))
 	}
 	if cerr := unix.Close(fd); err == nil {
