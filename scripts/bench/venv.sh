@@ -12,7 +12,10 @@
 #   1. `deploykit venv DIR --python PY` against
 #      `python -m venv --without-pip DIR` (the interpreter's facts cached
 #      by a first run, as for any user after the first command), beside the
-#      process-start floor of a Go program that does nothing;
+#      process-start floors: /bin/true (any process on this machine), a Go
+#      program that does nothing (the Go runtime's start) and
+#      `deploykit --help` (deploykit's start without work), wall and CPU,
+#      and deploykit venv's ratio to each;
 #   2. `deploykit venv` + `deploykit install --no-compile --no-index
 #      -f WHEELHOUSE ROOTS…` with a warm cache against `cp -al` of the same
 #      installed tree (the floor of putting those files there), and pip;

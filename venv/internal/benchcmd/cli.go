@@ -82,13 +82,17 @@ func cli(args []string) error {
 	return r.cold(*python, roots, *coldRounds, dkEnv, install, pipArgs)
 }
 
-// venvs is part 1: venv creation, deploykit against python -m venv.
+// venvs is part 1: venv creation, deploykit against python -m venv,
+// beside the floors of starting a process on this machine: /bin/true (the
+// cost of a process at all), a Go program that does nothing (the Go
+// runtime's start) and deploykit --help (deploykit's start, no work).
 func (r *runner) venvs(dk, python, floor string, rounds int, env []string) error {
 	fmt.Println("1. venv creation, whole processes (interpreter facts cached by a first run):")
 	if _, err := r.run(env, dk, "venv", r.fresh("first"), "--python", python); err != nil {
 		return err
 	}
-	var dkV, pyV, floorV, helpV []time.Duration
+	truePath, _ := exec.LookPath("true")
+	var dkV, pyV, trueV, floorV, helpV []usage
 	for i := range rounds {
 		a, err := r.run(env, dk, "venv", r.fresh("dkv"), "--python", python)
 		if err != nil {
@@ -102,27 +106,53 @@ func (r *runner) venvs(dk, python, floor string, rounds int, env []string) error
 		if err != nil {
 			return err
 		}
-		dkV, pyV, helpV = append(dkV, a.wall), append(pyV, p.wall), append(helpV, h.wall)
+		dkV, pyV, helpV = append(dkV, a), append(pyV, p), append(helpV, h)
+		if truePath != "" {
+			t, err := r.run(nil, truePath)
+			if err != nil {
+				return err
+			}
+			trueV = append(trueV, t)
+		}
 		if floor != "" {
 			f, err := r.run(nil, floor)
 			if err != nil {
 				return err
 			}
-			floorV = append(floorV, f.wall)
+			floorV = append(floorV, f)
 		}
 		if i < 5 || i == rounds-1 {
 			fmt.Printf("   round %2d: deploykit venv %6.2f ms   python -m venv --without-pip %6.1f ms\n", i+1, ms(a.wall), ms(p.wall))
 		}
 	}
-	dkm, pym := median(dkV), median(pyV)
+	dkm, pym := medianUsage(dkV), medianUsage(pyV)
 	fmt.Printf("   median of %d: deploykit venv %.2f ms, python -m venv --without-pip %.1f ms: ratio %.1fx   (goal: <= 5 ms and >= 10x)\n",
-		rounds, ms(dkm), ms(pym), float64(pym)/float64(dkm))
-	fmt.Printf("   process start on this machine: deploykit --help %.2f ms", ms(median(helpV)))
-	if len(floorV) > 0 {
-		fmt.Printf(", a Go program that does nothing %.2f ms", ms(median(floorV)))
+		rounds, ms(dkm.wall), ms(pym.wall), float64(pym.wall)/float64(dkm.wall))
+	fmt.Println("   process start on this machine (medians; CPU = user + system of the process, which load changes least):")
+	floors := []struct {
+		name string
+		u    []usage
+	}{{"/bin/true (any process)", trueV}, {"a Go program that does nothing", floorV}, {"deploykit --help", helpV}}
+	fmt.Printf("     %-34s %8.2f ms wall %8.2f ms CPU\n", "deploykit venv", ms(dkm.wall), ms(dkm.cpu))
+	for _, f := range floors {
+		if len(f.u) == 0 {
+			continue
+		}
+		m := medianUsage(f.u)
+		fmt.Printf("     %-34s %8.2f ms wall %8.2f ms CPU   deploykit venv is %.1fx its wall, %.1fx its CPU\n",
+			f.name, ms(m.wall), ms(m.cpu), float64(dkm.wall)/float64(m.wall), float64(dkm.cpu)/float64(m.cpu))
 	}
-	fmt.Print("\n\n")
+	fmt.Println()
 	return nil
+}
+
+// medianUsage is the median wall time and the median CPU time of us.
+func medianUsage(us []usage) usage {
+	var w, c []time.Duration
+	for _, u := range us {
+		w, c = append(w, u.wall), append(c, u.cpu)
+	}
+	return usage{wall: median(w), cpu: median(c)}
 }
 
 // warm is part 2: the warm install onto the disk, against cp -al of the
