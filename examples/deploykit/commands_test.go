@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestSubcommandsAreNamedAsTheyAreBuilt: the table's names are what
@@ -85,5 +89,36 @@ func TestHelpOfOneCommandIsUnchanged(t *testing.T) {
 		if alone.String() != full.String() || !strings.Contains(alone.String(), "Global Flags:") {
 			t.Errorf("%s --help alone:\n%s\nin the full tree:\n%s", name, alone.String(), full.String())
 		}
+	}
+}
+
+// TestSignalsCancelEveryCommandButVenv: SIGTERM cancels a command's
+// context, so that its operation rolls back; venv, atomic by itself,
+// leaves it to the default action and spares the thread that catching it
+// starts.
+func TestSignalsCancelEveryCommandButVenv(t *testing.T) {
+	a := &app{stopSignals: func() {}}
+	for _, c := range a.subcommands() {
+		cmd := c.build()
+		cmd.SetContext(context.Background())
+		a.catchSignals(cmd)
+		caught := cmd.Context().Done() != nil
+		a.stopSignals()
+		a.stopSignals = func() {}
+		if caught != (c.name != "venv") {
+			t.Errorf("%s: signals caught %v", c.name, caught)
+		}
+	}
+	cmd := a.subcommands()[1].build()
+	cmd.SetContext(context.Background())
+	a.catchSignals(cmd)
+	defer a.stopSignals()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-cmd.Context().Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGTERM did not cancel the command's context")
 	}
 }

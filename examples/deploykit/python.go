@@ -398,6 +398,10 @@ site-packages and activation scripts. DIR must not exist or be empty.
 		Example: `  deploykit venv .venv
   deploykit venv /tmp/v --python ">=3.11, <3.13" --system-site-packages`,
 		Args: cobra.ExactArgs(1),
+		// Create is atomic: killed, it leaves DIR absent (or the empty
+		// directory it was) and at most a hidden sibling that a later
+		// Create of DIR removes once it is an hour old.
+		Annotations: map[string]string{uncaughtSignals: ""},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			dir, err := filepath.Abs(args[0])
