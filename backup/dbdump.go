@@ -87,6 +87,13 @@ type Table struct {
 	Format string `json:"format,omitempty"`
 	// Lane of the table's chunks, below Catalog.Lanes (lanes.go).
 	Lane int `json:"lane,omitempty"`
+	// Indexes are the names of the table's indexes and Constraints those
+	// of its primary key, unique and exclusion constraints: what a restore
+	// builds per table after the rows are in (postdata.go). Absent in
+	// archives written before; their restores leave the order to
+	// pg_restore.
+	Indexes     []string `json:"indexes,omitempty"`
+	Constraints []string `json:"constraints,omitempty"`
 }
 
 func (t Table) String() string { return t.Schema + "." + t.Name }
@@ -164,7 +171,10 @@ SELECT n.nspname, c.relname, pg_relation_size(c.oid) / current_setting('block_si
         AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum),
   NOT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-                AND (t.oid >= 16384 OR t.typsend = 0 OR t.typreceive = 0))
+                AND (t.oid >= 16384 OR t.typsend = 0 OR t.typreceive = 0)),
+  array(SELECT i.relname::text FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+        WHERE x.indrelid = c.oid ORDER BY 1),
+  array(SELECT k.conname::text FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype IN ('p', 'u', 'x') ORDER BY 1)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND c.relpersistence <> 't'
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
@@ -213,7 +223,7 @@ func (d *dumper) begin(ctx context.Context) error {
 		var t Table
 		var n int64
 		var binary bool
-		if err := rows.Scan(&t.Schema, &t.Name, &n, &t.Columns, &binary); err != nil {
+		if err := rows.Scan(&t.Schema, &t.Name, &n, &t.Columns, &binary, &t.Indexes, &t.Constraints); err != nil {
 			return fail(err)
 		}
 		if binary && len(t.Columns) > 0 {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +55,7 @@ type dbLoader struct {
 	bufs     chan *bytes.Buffer // chunk buffers for reuse: kept, unlike a sync.Pool's, across GCs
 	mu       sync.Mutex
 	loaded   []int64
+	bytes    []int64 // read per table: the weight of its post-data (postdata.go)
 	finished bool
 	held     []heldTable // autovacuum options to put back (autovacuum.go)
 }
@@ -164,6 +166,7 @@ func (l *dbLoader) start(ctx context.Context, cat *Catalog, man *archive.Manifes
 	}
 	l.schema = f
 	l.loaded = make([]int64, len(cat.Tables))
+	l.bytes = make([]int64, len(cat.Tables))
 	return nil
 }
 
@@ -220,7 +223,7 @@ func (l *dbLoader) preData(ctx context.Context) error {
 	if err := l.writeList(ctx); err != nil {
 		return err
 	}
-	if err := l.pgRestore(ctx, "pre-data", 1); err != nil {
+	if err := l.pgRestore(ctx, "pre-data", l.list, 1, ""); err != nil {
 		return err
 	}
 	owner, err := l.ownerConn(ctx, "")
@@ -291,9 +294,12 @@ func (l *dbLoader) writeList(ctx context.Context) error {
 	return os.WriteFile(l.list, keep.Bytes(), 0o600)
 }
 
-func (l *dbLoader) pgRestore(ctx context.Context, section string, jobs int) error {
+// pgRestore runs pg_restore on the schema for one section and the items
+// of list: in one transaction, or with jobs > 1 in that many sessions.
+// options are more PGOPTIONS for its sessions.
+func (l *dbLoader) pgRestore(ctx context.Context, section, list string, jobs int, options string) error {
 	args := append([]string{"--section=" + section, "--no-owner", "--no-privileges",
-		"--exit-on-error", "--use-list=" + l.list, "--dbname=" + l.tmpName}, l.roleArgs()...)
+		"--exit-on-error", "--use-list=" + list, "--dbname=" + l.tmpName}, l.roleArgs()...)
 	if jobs > 1 {
 		args = append(args, fmt.Sprintf("--jobs=%d", jobs))
 	} else {
@@ -302,7 +308,10 @@ func (l *dbLoader) pgRestore(ctx context.Context, section string, jobs int) erro
 	env := l.env
 	if section == "post-data" && l.mwm != "" {
 		// Per session, for this restore only.
-		env = append(env[:len(env):len(env)], "PGOPTIONS=-c maintenance_work_mem="+l.mwm)
+		options = strings.TrimSpace("-c maintenance_work_mem=" + l.mwm + " " + options)
+	}
+	if options != "" {
+		env = append(env[:len(env):len(env)], "PGOPTIONS="+options)
 	}
 	if err := runTool(ctx, env, l.tools.restore, append(args, l.schema.Name())...); err != nil {
 		return l.fail(err)
@@ -406,6 +415,7 @@ func (l *dbLoader) dataChunk(ctx context.Context, table int, size, rows int64, r
 			return err
 		}
 	}
+	l.bytes[table] += size
 	buf := l.getBuf()
 	if err := readChunk(buf, r, size); err != nil {
 		return err
@@ -439,9 +449,11 @@ func (l *dbLoader) finish(ctx context.Context, want []int64) error {
 		return err
 	}
 	emit(l.onEvent, Event{Kind: "data-restored", Path: l.tmpName})
-	if err := l.pgRestore(ctx, "post-data", l.jobs); err != nil {
+	start := time.Now()
+	if err := l.postData(ctx); err != nil {
 		return err
 	}
+	l.log.Debug("backup: post-data restored", "elapsed", time.Since(start))
 	emit(l.onEvent, Event{Kind: "post-data", Path: l.tmpName})
 	owner, err := l.ownerConn(ctx, "")
 	if err != nil {
@@ -587,10 +599,12 @@ func (l *dbLoader) swap(ctx context.Context) error {
 	l.created = false
 	emit(l.onEvent, Event{Kind: "swap", Path: l.db.Name})
 	if exists {
+		start := time.Now()
 		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(old)+" WITH (FORCE)"); err != nil {
 			// The restore succeeded; the old copy lingers under its name.
 			l.log.Warn("backup: dropping the replaced database failed", "database", old, "err", err)
 		}
+		l.log.Debug("backup: replaced database dropped", "elapsed", time.Since(start))
 	}
 	return nil
 }
@@ -701,6 +715,11 @@ func (l *dbLoader) cleanupFiles() {
 		os.Remove(l.schema.Name())
 		if l.list != "" {
 			os.Remove(l.list)
+			// postData's lists
+			extra, _ := filepath.Glob(l.list + ".*")
+			for _, f := range extra {
+				os.Remove(f)
+			}
 		}
 		l.schema = nil
 	}

@@ -1,0 +1,193 @@
+package backup
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Post-data: the indexes and constraints built once the rows are in.
+//
+// pg_restore --jobs runs the ready items largest first by the size of
+// their table's data in the same archive. The schema a deploykit archive
+// carries has no data, so every item weighs the same and pg_restore takes
+// them in dump order: on scripts/bench/backup.sh's database the primary
+// key of the largest table (7M rows) started third, and the restore ended
+// waiting on it alone. And each build, run with parallel workers beside
+// another job's, put up to six processes on two CPUs.
+//
+// So a restore schedules the builds itself where the archive's catalog
+// names each table's indexes and constraints (Table.Indexes,
+// Table.Constraints): the tables are dealt, largest first by the bytes
+// loaded into them, to as many bins as the restore has jobs, each bin
+// going to the one holding the fewest bytes so far (longest processing
+// time first); each bin is one pg_restore --single-transaction of its
+// tables' items, largest table first, and the bins run side by side, each
+// build in one process (max_parallel_maintenance_workers = 0: the bins
+// already keep every CPU busy). Everything else in post-data — foreign
+// keys, which need the indexes of two tables, triggers, rules, policies,
+// partition index attachments, materialized view data, and any item the
+// catalog does not name — follows in one pg_restore --jobs run, as before.
+
+// postDataItem is one line of pg_restore's table of contents that a bin
+// builds.
+type postDataItem struct {
+	table int
+	line  string
+}
+
+// planPostData splits the post-data lines of list (pg_restore --list
+// output) into bins of per-table items and the rest. ok is false when the
+// catalog names no indexes or constraints (an archive from before they
+// were recorded).
+func planPostData(list []string, cat *Catalog, bytes []int64, jobs int) (bins [][]string, rest []string, ok bool) {
+	index := map[string]int{}      // schema + "\x00" + index name -> table
+	constraint := map[string]int{} // schema + "\x00" + table + " " + constraint name -> table
+	for i, t := range cat.Tables {
+		for _, n := range t.Indexes {
+			index[t.Schema+"\x00"+n] = i
+		}
+		for _, n := range t.Constraints {
+			constraint[t.Schema+"\x00"+t.Name+" "+n] = i
+		}
+	}
+	if len(index) == 0 && len(constraint) == 0 {
+		return nil, list, false
+	}
+	var items []postDataItem
+	for _, line := range list {
+		if t, found := postDataTable(line, index, constraint); found {
+			items = append(items, postDataItem{table: t, line: line})
+		} else {
+			rest = append(rest, line)
+		}
+	}
+	if len(items) == 0 {
+		return nil, rest, true
+	}
+	// The tables with items, largest first (ties by catalog order).
+	var tables []int
+	seen := map[int]bool{}
+	for _, it := range items {
+		if !seen[it.table] {
+			seen[it.table] = true
+			tables = append(tables, it.table)
+		}
+	}
+	slices.SortStableFunc(tables, func(a, b int) int {
+		switch {
+		case bytes[a] > bytes[b]:
+			return -1
+		case bytes[a] < bytes[b]:
+			return 1
+		}
+		return a - b
+	})
+	n := min(max(jobs, 1), len(tables))
+	binOf := map[int]int{}
+	load := make([]int64, n)
+	for _, t := range tables {
+		best := 0
+		for b := 1; b < n; b++ {
+			if load[b] < load[best] {
+				best = b
+			}
+		}
+		binOf[t] = best
+		load[best] += bytes[t]
+	}
+	bins = make([][]string, n)
+	for _, t := range tables {
+		for _, it := range items {
+			if it.table == t {
+				bins[binOf[t]] = append(bins[binOf[t]], it.line)
+			}
+		}
+	}
+	return bins, rest, true
+}
+
+// postDataTable finds the catalog table an INDEX or CONSTRAINT line of
+// pg_restore --list belongs to. A line reads
+//
+//	ID; CATALOG-OID OID DESC SCHEMA TAG OWNER
+//
+// where the TAG of an index is its name and that of a constraint is its
+// table's name, a space and its own. Names with spaces, or anything else,
+// are not found, and go with the rest.
+func postDataTable(line string, index, constraint map[string]int) (int, bool) {
+	if strings.HasPrefix(line, ";") {
+		return 0, false
+	}
+	_, entry, ok := strings.Cut(line, "; ")
+	if !ok {
+		return 0, false
+	}
+	f := strings.Fields(entry)
+	// OID OID DESC… SCHEMA TAG… OWNER
+	if len(f) < 6 {
+		return 0, false
+	}
+	desc, schema, tag := f[2], f[3], strings.Join(f[4:len(f)-1], " ")
+	switch {
+	case desc == "INDEX" && f[3] != "ATTACH":
+		t, ok := index[schema+"\x00"+tag]
+		return t, ok
+	case desc == "CONSTRAINT":
+		t, ok := constraint[schema+"\x00"+tag]
+		return t, ok
+	}
+	return 0, false
+}
+
+// postData restores the post-data section: the catalog's per-table items
+// in bins side by side, then the rest (see above).
+func (l *dbLoader) postData(ctx context.Context) error {
+	list, err := readLines(l.list)
+	if err != nil {
+		return l.fail(err)
+	}
+	bins, rest, ok := planPostData(list, l.catalog, l.bytes, l.jobs)
+	if !ok {
+		return l.pgRestore(ctx, "post-data", l.list, l.jobs, "")
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for i, bin := range bins {
+		path := fmt.Sprintf("%s.bin%d", l.list, i)
+		if err := os.WriteFile(path, []byte(strings.Join(bin, "\n")+"\n"), 0o600); err != nil {
+			return l.fail(err)
+		}
+		g.Go(func() error {
+			return l.pgRestore(gctx, "post-data", path, 1, "-c max_parallel_maintenance_workers=0")
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	l.log.Debug("backup: indexes built", "bins", len(bins))
+	path := l.list + ".rest"
+	if err := os.WriteFile(path, []byte(strings.Join(rest, "\n")+"\n"), 0o600); err != nil {
+		return l.fail(err)
+	}
+	return l.pgRestore(ctx, "post-data", path, l.jobs, "")
+}
+
+func readLines(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return lines, sc.Err()
+}
