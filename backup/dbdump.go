@@ -94,7 +94,23 @@ type Table struct {
 	// pg_restore.
 	Indexes     []string `json:"indexes,omitempty"`
 	Constraints []string `json:"constraints,omitempty"`
+	// ForeignKeys are the table's foreign keys to tables of the catalog.
+	ForeignKeys []ForeignKey `json:"foreign_keys,omitempty"`
 }
+
+// ForeignKey is a foreign key constraint and the catalog table it
+// references (its index in Catalog.Tables).
+type ForeignKey struct {
+	Name       string `json:"name"`
+	References int    `json:"references"`
+}
+
+const foreignKeysSQL = `
+SELECT n.nspname, c.relname, k.conname, rn.nspname, r.relname
+FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+WHERE k.contype = 'f' AND c.relkind = 'r' AND r.relkind = 'r'
+ORDER BY 1, 2, 3`
 
 func (t Table) String() string { return t.Schema + "." + t.Name }
 
@@ -233,6 +249,9 @@ func (d *dumper) begin(ctx context.Context) error {
 		pages = append(pages, n)
 	}
 	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	if err := d.readForeignKeys(ctx, conn); err != nil {
 		return fail(err)
 	}
 	// Lock like pg_dump: a concurrent rewrite (VACUUM FULL, CLUSTER, ALTER
@@ -582,3 +601,29 @@ func (d *dumper) dumpSchema(ctx context.Context, aw *archive.Writer) error {
 var timeZero time.Time
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// readForeignKeys records each table's foreign keys to catalog tables
+// (postdata.go builds one in the bin of its two tables when they share one).
+func (d *dumper) readForeignKeys(ctx context.Context, conn *pgx.Conn) error {
+	at := map[string]int{}
+	for i, t := range d.catalog.Tables {
+		at[t.Schema+"\x00"+t.Name] = i
+	}
+	rows, err := conn.Query(ctx, foreignKeysSQL)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var schema, table, name, rschema, rtable string
+		if err := rows.Scan(&schema, &table, &name, &rschema, &rtable); err != nil {
+			return err
+		}
+		t, ok := at[schema+"\x00"+table]
+		r, rok := at[rschema+"\x00"+rtable]
+		if ok && rok {
+			d.catalog.Tables[t].ForeignKeys = append(d.catalog.Tables[t].ForeignKeys, ForeignKey{Name: name, References: r})
+		}
+	}
+	return rows.Err()
+}

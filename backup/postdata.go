@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -29,8 +30,10 @@ import (
 // time first); each bin is one pg_restore --single-transaction of its
 // tables' items, largest table first, and the bins run side by side, each
 // build in one process (max_parallel_maintenance_workers = 0: the bins
-// already keep every CPU busy). Everything else in post-data — foreign
-// keys, which need the indexes of two tables, triggers, rules, policies,
+// already keep every CPU busy). A foreign key between two tables of one
+// bin ends that bin (it needs both tables' indexes; Table.ForeignKeys), so
+// its check runs beside the other bins' builds. Everything else in
+// post-data — foreign keys across bins, triggers, rules, policies,
 // partition index attachments, materialized view data, and any item the
 // catalog does not name — follows in one pg_restore --jobs run, as before.
 
@@ -48,6 +51,7 @@ type postDataItem struct {
 func planPostData(list []string, cat *Catalog, bytes []int64, jobs int) (bins [][]string, rest []string, ok bool) {
 	index := map[string]int{}      // schema + "\x00" + index name -> table
 	constraint := map[string]int{} // schema + "\x00" + table + " " + constraint name -> table
+	fkey := map[string][2]int{}    // schema + "\x00" + table + " " + foreign key name -> table, referenced table
 	for i, t := range cat.Tables {
 		for _, n := range t.Indexes {
 			index[t.Schema+"\x00"+n] = i
@@ -55,19 +59,32 @@ func planPostData(list []string, cat *Catalog, bytes []int64, jobs int) (bins []
 		for _, n := range t.Constraints {
 			constraint[t.Schema+"\x00"+t.Name+" "+n] = i
 		}
+		for _, fk := range t.ForeignKeys {
+			fkey[t.Schema+"\x00"+t.Name+" "+fk.Name] = [2]int{i, fk.References}
+		}
 	}
 	if len(index) == 0 && len(constraint) == 0 {
 		return nil, list, false
 	}
 	var items []postDataItem
+	type fkItem struct {
+		tables [2]int
+		line   string
+	}
+	var fks []fkItem
 	for _, line := range list {
 		if t, found := postDataTable(line, index, constraint); found {
 			items = append(items, postDataItem{table: t, line: line})
+		} else if k, found := postDataForeignKey(line, fkey); found {
+			fks = append(fks, fkItem{k, line})
 		} else {
 			rest = append(rest, line)
 		}
 	}
 	if len(items) == 0 {
+		for _, fk := range fks {
+			rest = append(rest, fk.line)
+		}
 		return nil, rest, true
 	}
 	// The tables with items, largest first (ties by catalog order).
@@ -109,7 +126,34 @@ func planPostData(list []string, cat *Catalog, bytes []int64, jobs int) (bins []
 			}
 		}
 	}
+	for _, fk := range fks {
+		a, aok := binOf[fk.tables[0]]
+		b, bok := binOf[fk.tables[1]]
+		if aok && bok && a == b {
+			bins[a] = append(bins[a], fk.line)
+		} else {
+			rest = append(rest, fk.line)
+		}
+	}
 	return bins, rest, true
+}
+
+// postDataForeignKey finds the tables of an FK CONSTRAINT line of
+// pg_restore --list ("ID; OID OID FK CONSTRAINT SCHEMA TABLE NAME OWNER").
+func postDataForeignKey(line string, fkey map[string][2]int) ([2]int, bool) {
+	if strings.HasPrefix(line, ";") {
+		return [2]int{}, false
+	}
+	_, entry, ok := strings.Cut(line, "; ")
+	if !ok {
+		return [2]int{}, false
+	}
+	f := strings.Fields(entry)
+	if len(f) < 7 || f[2] != "FK" || f[3] != "CONSTRAINT" {
+		return [2]int{}, false
+	}
+	k, ok := fkey[f[4]+"\x00"+strings.Join(f[5:len(f)-1], " ")]
+	return k, ok
 }
 
 // postDataTable finds the catalog table an INDEX or CONSTRAINT line of
@@ -163,7 +207,10 @@ func (l *dbLoader) postData(ctx context.Context) error {
 			return l.fail(err)
 		}
 		g.Go(func() error {
-			return l.pgRestore(gctx, "post-data", path, 1, "-c max_parallel_maintenance_workers=0")
+			start := time.Now()
+			err := l.pgRestore(gctx, "post-data", path, 1, "-c max_parallel_maintenance_workers=0")
+			l.log.Debug("backup: bin built", "bin", i, "items", len(bin), "elapsed", time.Since(start))
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {

@@ -15,9 +15,10 @@ import (
 
 func TestPlanPostDataDealsTablesLargestFirst(t *testing.T) {
 	cat := &Catalog{Tables: []Table{
-		{Schema: "public", Name: "small", Constraints: []string{"small_pkey"}},
+		{Schema: "public", Name: "small", Constraints: []string{"small_pkey"}, ForeignKeys: []ForeignKey{{Name: "small_mid_fkey", References: 2}}},
 		{Schema: "public", Name: "big", Indexes: []string{"big_pkey", "big_at"}, Constraints: []string{"big_pkey"}},
-		{Schema: "app", Name: "mid", Indexes: []string{"mid_pkey", "mid_note"}, Constraints: []string{"mid_pkey"}},
+		{Schema: "app", Name: "mid", Indexes: []string{"mid_pkey", "mid_note"}, Constraints: []string{"mid_pkey"},
+			ForeignKeys: []ForeignKey{{Name: "mid_big_fkey", References: 1}}},
 		{Schema: "public", Name: "odd name", Constraints: []string{"odd_pkey"}},
 	}}
 	bytes := []int64{10, 900, 500, 5}
@@ -34,6 +35,7 @@ func TestPlanPostDataDealsTablesLargestFirst(t *testing.T) {
 		"3230; 1259 16430 INDEX public unknown_idx owner",
 		"3231; 0 16431 INDEX ATTACH public part_1_at owner",
 		"3229; 2606 16424 FK CONSTRAINT app mid mid_big_fkey owner",
+		"3232; 2606 16432 FK CONSTRAINT public small small_mid_fkey owner",
 		"3240; 2620 16440 TRIGGER public big big_touch owner",
 	}
 	bins, rest, ok := planPostData(list, cat, bytes, 2)
@@ -43,7 +45,8 @@ func TestPlanPostDataDealsTablesLargestFirst(t *testing.T) {
 	want := [][]string{
 		{"3220; 2606 16423 CONSTRAINT public big big_pkey owner", "3218; 1259 16421 INDEX public big_at owner"},
 		{"3222; 2606 16425 CONSTRAINT app mid mid_pkey owner", "3219; 1259 16422 INDEX app mid_note owner",
-			"3221; 2606 16424 CONSTRAINT public small small_pkey owner", "3223; 2606 16426 CONSTRAINT public odd name odd_pkey owner"},
+			"3221; 2606 16424 CONSTRAINT public small small_pkey owner", "3223; 2606 16426 CONSTRAINT public odd name odd_pkey owner",
+			"3232; 2606 16432 FK CONSTRAINT public small small_mid_fkey owner"},
 	}
 	if !slices.EqualFunc(bins, want, slices.Equal) {
 		t.Errorf("bins:\n%s\nwant:\n%s", strings.Join(flat(bins), "\n"), strings.Join(flat(want), "\n"))

@@ -300,6 +300,11 @@ func (st *restorer) run(ctx context.Context, r io.Reader, ro archive.ReaderOptio
 				if t.Lane < 0 || (t.Lane > 0 && t.Lane >= cat.Lanes) {
 					return nil, layout("table %q.%q in lane %d of %d", t.Schema, t.Name, t.Lane, cat.Lanes)
 				}
+				for _, fk := range t.ForeignKeys {
+					if fk.References < 0 || fk.References >= len(cat.Tables) {
+						return nil, layout("table %q.%q: foreign key %q references table %d of %d", t.Schema, t.Name, fk.Name, fk.References, len(cat.Tables))
+					}
+				}
 			}
 			if cat.Lanes < 0 {
 				return nil, layout("%d lanes", cat.Lanes)
