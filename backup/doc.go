@@ -11,8 +11,9 @@
 //	broker/definitions.json   Options.Broker's definitions, when given (archive format 2);
 //	                          Summary.Broker on restore, ReadBrokerFile alone
 //	files/NAME/...            each captured directory (Options.Dirs), in lexical order
-//	db/catalog.json           tables (name, columns, lane), sequence values, extensions,
-//	                          grants, the number of lanes
+//	db/catalog.json           tables (name, columns, lane, the names of their indexes,
+//	                          constraints and foreign keys), sequence values,
+//	                          extensions, grants, the number of lanes
 //	db/schema/NNNNNN          pg_dump --format=custom --schema-only, in chunks
 //	db/data/T/NNNNNN          rows of table T (index into the catalog) in the table's
 //	                          COPY format (catalog "format": "" text, "binary" the
@@ -29,6 +30,7 @@
 //     non-negative DEPLOYKIT.rows record.
 //   - A table's lane is below the catalog's number of lanes (0, and
 //     absent, in archives without lanes).
+//   - A foreign key references a table of the catalog (its index).
 //   - files/NAME members exist only for names listed in the manifest's dirs.
 //
 // # Database: one snapshot, parallel streams
@@ -49,10 +51,13 @@
 // the pre-data schema (pg_restore --no-owner --no-privileges
 // --role=OWNER, so the target role owns every object whatever role owned
 // it in the source), the rows through parallel COPY FROM, then post-data
-// (indexes, constraints, triggers; pg_restore -j) and sequence values.
+// and sequence values. Post-data builds each table's indexes and
+// constraints in bins of tables, one per job, largest tables first, side
+// by side (postdata.go), then the rest (foreign keys across bins,
+// triggers, …) with pg_restore -j.
 // Each connection loads the tables of its lanes in one transaction, each
 // table emptied (TRUNCATE) by that transaction before its rows come in
-// with COPY FREEZE: at wal_level = minimal (deploykit's embedded cluster)
+// with COPY FREEZE, one COPY per run of a table's chunks (copystream.go): at wal_level = minimal (deploykit's embedded cluster)
 // the rows then cost no WAL, and everywhere they arrive frozen, so the
 // index builds and the first VACUUM do not rewrite every page
 // (freshload.go). Archives from before lanes load any chunk on any
