@@ -37,6 +37,8 @@ type dbLoader struct {
 	onEvent func(Event)
 	mwm     string
 
+	keepReplaced bool
+
 	tools    pgTools
 	env      []string // libpq environment for the temporary database
 	maint    string   // maintenance database to administer from
@@ -598,13 +600,74 @@ func (l *dbLoader) swap(ctx context.Context) error {
 	}
 	l.created = false
 	emit(l.onEvent, Event{Kind: "swap", Path: l.db.Name})
-	if exists {
+	if exists && !l.keepReplaced {
 		start := time.Now()
 		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(old)+" WITH (FORCE)"); err != nil {
 			// The restore succeeded; the old copy lingers under its name.
 			l.log.Warn("backup: dropping the replaced database failed", "database", old, "err", err)
 		}
 		l.log.Debug("backup: replaced database dropped", "elapsed", time.Since(start))
+	}
+	return nil
+}
+
+// DropReplaced drops the databases that restores into db.Name replaced
+// and left behind (RestoreOptions.KeepReplaced, or a drop that failed):
+// only names this package makes, db.Name's prefix then 8 hex digits and
+// "_old". db.ConnString connects as the admin.
+func DropReplaced(ctx context.Context, db Database) error {
+	return dropLeft(ctx, db, true)
+}
+
+// DropUnfinished drops the temporary databases of restores into db.Name
+// that were interrupted before their swap (a killed process): db.Name's
+// prefix then 8 hex digits. A restore's start drops them too.
+func DropUnfinished(ctx context.Context, db Database) error {
+	return dropLeft(ctx, db, false)
+}
+
+func dropLeft(ctx context.Context, db Database, replaced bool) error {
+	what := "temporary"
+	if replaced {
+		what = "replaced"
+	}
+	fail := func(err error) error {
+		return fmt.Errorf("backup: dropping the %s databases of %s: %w", what, db.Name, err)
+	}
+	cfg, err := pgx.ParseConfig(db.ConnString)
+	if err != nil {
+		return fail(err)
+	}
+	maint := cfg.Database
+	if maint == "" || maint == db.Name {
+		maint = "postgres"
+	}
+	conn, err := connect(ctx, db.ConnString, maint)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	base := db.Name
+	if len(base) > 40 {
+		base = base[:40]
+	}
+	prefix := base + "_dkr_"
+	rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, prefix)
+	if err != nil {
+		return fail(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fail(err)
+	}
+	for _, n := range names {
+		rest := strings.TrimPrefix(n, prefix)
+		if !staleRE.MatchString(rest) || strings.HasSuffix(rest, "_old") != replaced {
+			continue
+		}
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(n)+" WITH (FORCE)"); err != nil {
+			return fail(err)
+		}
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/deploykit/deploykit/internal/pgtest"
 )
 
@@ -150,5 +152,49 @@ ORDER BY 1`)
 	}
 	if len(want) < 15 {
 		t.Fatalf("only %d indexes, constraints and triggers in the source: %q", len(want), want)
+	}
+}
+
+// With KeepReplaced the replaced database stays, renamed away, until
+// DropReplaced: the caller drops it once its services run again.
+func TestKeepReplacedUntilDropReplaced(t *testing.T) {
+	srv := pgtest.Get(t)
+	ctx := context.Background()
+	a := newInstanceDB(t, srv, false)
+	a.execAs(t, `CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10);`)
+	arch := createArchive(t, Options{Instance: "prod", Database: a.source()})
+	b := newInstanceDB(t, srv, false)
+	b.execAs(t, `CREATE TABLE old (id int)`)
+	left := func() []string {
+		rows, err := srv.Connect(t).Query(ctx, "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", b.name+"_dkr_")
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	if _, err := Restore(ctx, bytes.NewReader(arch), RestoreOptions{Instance: "prod", Database: b.restoreTarget(), SkipDirs: true, KeepReplaced: true}); err != nil {
+		t.Fatal(err)
+	}
+	kept := left()
+	if len(kept) != 1 || !strings.HasSuffix(kept[0], "_old") {
+		t.Fatalf("after a restore with KeepReplaced: %q, want the replaced database", kept)
+	}
+	var n int
+	if err := b.connect(t).QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil || n != 10 {
+		t.Fatalf("restored database: %d rows, %v", n, err)
+	}
+	// A database of another name that merely starts alike stays.
+	other := b.name + "_dkr_notours"
+	mustExec(t, srv.Connect(t), "CREATE DATABASE "+other)
+	t.Cleanup(func() { srv.Connect(t).Exec(context.Background(), "DROP DATABASE IF EXISTS "+other) })
+	if err := DropReplaced(ctx, *b.restoreTarget()); err != nil {
+		t.Fatal(err)
+	}
+	if got := left(); !slices.Equal(got, []string{other}) {
+		t.Fatalf("after DropReplaced: %q, want only %s", got, other)
 	}
 }

@@ -62,6 +62,12 @@ type RestoreOptions struct {
 	// archive never costs a stop. An error from it aborts the restore and
 	// leaves every target as it was.
 	BeforeSwap func(ctx context.Context) error
+	// KeepReplaced leaves the replaced database, renamed away, for the
+	// caller to drop with DropReplaced once its services run again:
+	// DROP DATABASE forces a checkpoint of the whole cluster, which can
+	// take seconds on a busy one, and need not be part of the downtime.
+	// A later restore of the same database drops it too.
+	KeepReplaced bool
 
 	Jobs    int
 	PgBin   string
@@ -163,7 +169,7 @@ func Restore(ctx context.Context, r io.Reader, opts RestoreOptions) (*Summary, e
 			return nil, fmt.Errorf("backup: restore: %w: database name and owner role", ErrNoTarget)
 		}
 		st.db = &dbLoader{db: *opts.Database, jobs: jobsOr(opts.Jobs), pgBin: opts.PgBin, tempDir: opts.TempDir,
-			log: st.log, onEvent: opts.OnEvent, mwm: opts.MaintenanceWorkMem}
+			log: st.log, onEvent: opts.OnEvent, mwm: opts.MaintenanceWorkMem, keepReplaced: opts.KeepReplaced}
 	}
 	st.x = &extractor{targets: opts.Dirs, owner: opts.Owner, staged: map[string]*stagedDir{}}
 	return st.run(ctx, r, archive.ReaderOptions{Instance: opts.Instance, Force: opts.Force})

@@ -215,6 +215,8 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 					return err
 				}
 				opts.Database = &backup.Database{ConnString: srv.adminURL, Name: st.Database, Owner: st.Role, OwnerConnString: owner.URL()}
+				// Dropped by the last step, once the instance runs again.
+				opts.KeepReplaced = true
 			} else {
 				opts.SkipDatabase = true
 			}
@@ -231,6 +233,17 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 			}
 			return nil
 		}, undo: func(ctx context.Context) error {
+			// A load killed before its swap leaves its temporary
+			// database: gone with the rollback. (One killed after the
+			// swap keeps the replaced database under its _old name, the
+			// only copy of the data from before.)
+			if st.Database != "" {
+				if srv, err := m.serverFor(ctx, st); err == nil {
+					if err := backup.DropUnfinished(ctx, backup.Database{ConnString: srv.adminURL, Name: st.Database}); err != nil {
+						m.log.Warn("restore: a temporary database is left for the next restore to drop", "instance", name, "err", err)
+					}
+				}
+			}
 			// Started again only if this step stopped it, or may have (a
 			// recovery after a crash does not know).
 			if params["stopped"] == "true" || stopped == "no" {
@@ -249,6 +262,22 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 				return err
 			}
 			return m.healthCheck(ctx, st, spec)
+		}},
+		// The replaced database goes last, outside the downtime: DROP
+		// DATABASE forces a checkpoint of the whole cluster. A failure
+		// only leaves it for the next restore to drop.
+		{name: "drop", do: func(ctx context.Context) error {
+			if st.Database == "" {
+				return nil
+			}
+			srv, err := m.serverFor(ctx, st)
+			if err == nil {
+				err = backup.DropReplaced(ctx, backup.Database{ConnString: srv.adminURL, Name: st.Database})
+			}
+			if err != nil {
+				m.log.Warn("restore: the replaced database is left for the next restore to drop", "instance", name, "err", err)
+			}
+			return nil
 		}},
 	}}, nil
 }

@@ -342,7 +342,7 @@ func TestRestoreKilledIsOldOrNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ point, want string }{{"load", "changed"}, {"load:stopped", "changed"}, {"load:done", "backed up"}} {
+	for _, tc := range []struct{ point, want string }{{"load", "changed"}, {"load:stopped", "changed"}, {"load:done", "backed up"}, {"start:done", "backed up"}} {
 		t.Run(tc.point, func(t *testing.T) {
 			os.WriteFile(marker, []byte("changed"), 0o644)
 			if err := runKilled(f, "restore", name, res.Path, tc.point); err != nil {
@@ -357,6 +357,19 @@ func TestRestoreKilledIsOldOrNew(t *testing.T) {
 			}
 			if a := get(t, st.Ports["web"]); a.Instance != name {
 				t.Fatalf("not serving after recovery: %+v", a)
+			}
+			// No temporary database is left, and the replaced one is
+			// dropped by the last step (after start), which a recovery
+			// rolling forward finishes; a kill after the swap but before
+			// the step was journaled as done is rolled back and keeps the
+			// replaced database (the only copy of the data from before).
+			var temporary, replaced int
+			if err := pgtest.Get(t).Connect(t).QueryRow(ctx, `SELECT count(*) FILTER (WHERE NOT datname LIKE '%\_old'), count(*) FILTER (WHERE datname LIKE '%\_old')
+				FROM pg_database WHERE starts_with(datname, $1)`, st.Database+"_dkr_").Scan(&temporary, &replaced); err != nil {
+				t.Fatal(err)
+			}
+			if wantReplaced := map[bool]int{true: 1, false: 0}[tc.point == "load:done"]; temporary != 0 || replaced != wantReplaced {
+				t.Fatalf("after a kill at %s: %d temporary and %d replaced databases left, want 0 and %d", tc.point, temporary, replaced, wantReplaced)
 			}
 		})
 	}
