@@ -202,15 +202,23 @@ func (l *dbLoader) postData(ctx context.Context) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for i, bin := range bins {
-		path := fmt.Sprintf("%s.bin%d", l.list, i)
-		if err := os.WriteFile(path, []byte(strings.Join(bin, "\n")+"\n"), 0o600); err != nil {
-			return l.fail(err)
+		var paths []string
+		for k, batch := range batches(bin, postDataBatch) {
+			path := fmt.Sprintf("%s.bin%d.%d", l.list, i, k)
+			if err := os.WriteFile(path, []byte(strings.Join(batch, "\n")+"\n"), 0o600); err != nil {
+				return l.fail(err)
+			}
+			paths = append(paths, path)
 		}
 		g.Go(func() error {
 			start := time.Now()
-			err := l.pgRestore(gctx, "post-data", path, 1, "-c max_parallel_maintenance_workers=0")
+			for _, path := range paths {
+				if err := l.pgRestore(gctx, "post-data", path, 1, "-c max_parallel_maintenance_workers=0"); err != nil {
+					return err
+				}
+			}
 			l.log.Debug("backup: bin built", "bin", i, "items", len(bin), "elapsed", time.Since(start))
-			return err
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -222,6 +230,26 @@ func (l *dbLoader) postData(ctx context.Context) error {
 		return l.fail(err)
 	}
 	return l.pgRestore(ctx, "post-data", path, l.jobs, "")
+}
+
+// postDataBatch bounds the items one bin restores in one transaction:
+// each holds its table's lock until the commit, and the server's lock
+// table is sized by max_locks_per_transaction (64 by default) per
+// connection, so a bin of thousands of tables in one transaction would
+// run out of shared memory.
+const postDataBatch = 64
+
+// batches splits lines into runs of at most n, in order.
+func batches(lines []string, n int) [][]string {
+	var out [][]string
+	for len(lines) > n {
+		out = append(out, lines[:n])
+		lines = lines[n:]
+	}
+	if len(lines) > 0 {
+		out = append(out, lines)
+	}
+	return out
 }
 
 func readLines(path string) ([]string, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -62,6 +63,23 @@ func TestPlanPostDataDealsTablesLargestFirst(t *testing.T) {
 	// An archive from before the catalog named indexes: all is the rest.
 	if _, rest, ok := planPostData(list, &Catalog{Tables: []Table{{Schema: "public", Name: "big"}}}, bytes[:1], 2); ok || len(rest) != len(list) {
 		t.Errorf("planned without index names: %v, %d of %d lines in the rest", ok, len(rest), len(list))
+	}
+}
+
+func TestPostDataBatchesKeepOrderAndBound(t *testing.T) {
+	var lines []string
+	for i := range 130 {
+		lines = append(lines, fmt.Sprint(i))
+	}
+	b := batches(lines, 64)
+	if len(b) != 3 || len(b[0]) != 64 || len(b[1]) != 64 || len(b[2]) != 2 || !slices.Equal(slices.Concat(b...), lines) {
+		t.Fatalf("batches of 130 lines by 64: %d batches, %v", len(b), b)
+	}
+	if b := batches(lines[:64], 64); len(b) != 1 {
+		t.Fatalf("64 lines: %d batches", len(b))
+	}
+	if b := batches(nil, 64); len(b) != 0 {
+		t.Fatalf("no lines: %d batches", len(b))
 	}
 }
 
@@ -196,5 +214,30 @@ func TestKeepReplacedUntilDropReplaced(t *testing.T) {
 	}
 	if got := left(); !slices.Equal(got, []string{other}) {
 		t.Fatalf("after DropReplaced: %q, want only %s", got, other)
+	}
+}
+
+// A restore of many tables builds each bin's items in batches of
+// postDataBatch, one transaction each, and builds them all.
+func TestRestoreOfManyTablesBuildsEveryIndex(t *testing.T) {
+	srv := pgtest.Get(t)
+	ctx := context.Background()
+	a := newInstanceDB(t, srv, false)
+	a.execAs(t, `DO $$ BEGIN FOR i IN 1..150 LOOP
+  EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, v int UNIQUE)', i);
+  EXECUTE format('INSERT INTO t%s VALUES (1, %s)', i, i);
+END LOOP; END $$`)
+	arch := createArchive(t, Options{Instance: "prod", Database: a.source(), Jobs: 2})
+	b := newInstanceDB(t, srv, false)
+	if _, err := Restore(ctx, bytes.NewReader(arch), RestoreOptions{Instance: "prod", Database: b.restoreTarget(), SkipDirs: true, Jobs: 2}); err != nil {
+		t.Fatal(err)
+	}
+	var indexes, constraints int
+	if err := b.connect(t).QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'),
+		(SELECT count(*) FROM pg_constraint WHERE connamespace = 'public'::regnamespace)`).Scan(&indexes, &constraints); err != nil {
+		t.Fatal(err)
+	}
+	if indexes != 300 || constraints != 300 {
+		t.Fatalf("restored %d indexes and %d constraints, want 300 and 300", indexes, constraints)
 	}
 }
