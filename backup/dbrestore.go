@@ -95,20 +95,14 @@ func (l *dbLoader) start(ctx context.Context, cat *Catalog, man *archive.Manifes
 	if l.scratch {
 		base = "dkverify"
 	}
-	if len(base) > 40 {
-		base = base[:40]
-	}
-	prefix := base + "_dkr_"
+	prefix := tempPrefix(base)
 	if l.scratch {
 		prefix = base + "_"
 	}
 	b := make([]byte, 4)
 	rand.Read(b)
 	l.tmpName = prefix + hex.EncodeToString(b)
-	l.maint = cfg.Database
-	if l.maint == "" || l.maint == l.db.Name {
-		l.maint = "postgres"
-	}
+	l.maint = maintDatabase(cfg, l.db.Name)
 	if l.env, err = libpqEnv(l.loadConnString(), l.tmpName); err != nil {
 		return err
 	}
@@ -118,24 +112,10 @@ func (l *dbLoader) start(ctx context.Context, cat *Catalog, man *archive.Manifes
 	}
 	defer conn.Close(context.Background())
 	if !l.scratch {
-		rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, prefix)
-		if err != nil {
+		// A failed restore's temporary database, or a replaced one whose
+		// drop failed.
+		if err := dropLeftBehind(ctx, conn, prefix, func(string) bool { return true }, l.log); err != nil {
 			return l.fail(err)
-		}
-		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return l.fail(err)
-		}
-		for _, s := range names {
-			// Only our own names: PREFIX + 8 hex digits, or that + "_old"
-			// (a replaced database whose drop failed).
-			if !staleRE.MatchString(strings.TrimPrefix(s, prefix)) {
-				continue
-			}
-			l.log.Info("backup: dropping a temporary database a failed restore left", "database", s)
-			if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(s)+" WITH (FORCE)"); err != nil {
-				return l.fail(err)
-			}
 		}
 	}
 	sql := "CREATE DATABASE " + ident(l.tmpName) + " OWNER " + ident(l.db.Owner) + " TEMPLATE template0"
@@ -363,25 +343,21 @@ func (l *dbLoader) worker(ctx context.Context, work chan loadJob) error {
 			}
 			j = job
 		}
-		if err := l.load(ctx, conn, j, false); err != nil {
+		if err := l.load(ctx, conn, j); err != nil {
 			return err
 		}
 	}
 }
 
-// load COPYs one chunk in, FREEZE when the table was emptied in the
-// session's current transaction, and checks its row count.
-func (l *dbLoader) load(ctx context.Context, conn *pgx.Conn, j loadJob, freeze bool) error {
+// load COPYs one chunk in and checks its row count (archives without
+// lanes, whose chunks go to any connection; freshload.go has the lanes').
+func (l *dbLoader) load(ctx context.Context, conn *pgx.Conn, j loadJob) error {
 	t := l.catalog.Tables[j.table]
 	var data io.Reader = bytes.NewReader(j.buf.Bytes())
 	if t.Format == "binary" {
 		data = io.MultiReader(bytes.NewReader(copyBinaryHeader), data, bytes.NewReader(copyBinaryTrailer))
 	}
-	sql := t.copySQL("FROM STDIN")
-	if freeze {
-		sql = t.copyFreezeSQL()
-	}
-	tag, err := conn.PgConn().CopyFrom(ctx, data, sql)
+	tag, err := conn.PgConn().CopyFrom(ctx, data, t.copySQL("FROM STDIN"))
 	l.putBuf(j.buf)
 	if err != nil {
 		return l.fail(fmt.Errorf("table %s: %w", t, err))
@@ -638,35 +614,60 @@ func dropLeft(ctx context.Context, db Database, replaced bool) error {
 	if err != nil {
 		return fail(err)
 	}
-	maint := cfg.Database
-	if maint == "" || maint == db.Name {
-		maint = "postgres"
-	}
-	conn, err := connect(ctx, db.ConnString, maint)
+	conn, err := connect(ctx, db.ConnString, maintDatabase(cfg, db.Name))
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	base := db.Name
-	if len(base) > 40 {
-		base = base[:40]
+	if err := dropLeftBehind(ctx, conn, tempPrefix(db.Name), func(rest string) bool {
+		return strings.HasSuffix(rest, "_old") == replaced
+	}, nil); err != nil {
+		return fail(err)
 	}
-	prefix := base + "_dkr_"
+	return nil
+}
+
+// tempPrefix starts the names of the temporary databases of restores
+// into name, and, with "_old" after their 8 hex digits, of the databases
+// they replaced.
+func tempPrefix(name string) string {
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	return name + "_dkr_"
+}
+
+// maintDatabase is the database to administer from when cfg connects for
+// a restore into name.
+func maintDatabase(cfg *pgx.ConnConfig, name string) string {
+	if cfg.Database == "" || cfg.Database == name {
+		return "postgres"
+	}
+	return cfg.Database
+}
+
+// dropLeftBehind drops the databases named prefix + 8 hex digits, or
+// that + "_old" (only names this package makes), for which keep of the
+// part after prefix match is true; with log, saying so.
+func dropLeftBehind(ctx context.Context, conn *pgx.Conn, prefix string, match func(rest string) bool, log *slog.Logger) error {
 	rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, prefix)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	for _, n := range names {
 		rest := strings.TrimPrefix(n, prefix)
-		if !staleRE.MatchString(rest) || strings.HasSuffix(rest, "_old") != replaced {
+		if !staleRE.MatchString(rest) || !match(rest) {
 			continue
 		}
+		if log != nil {
+			log.Info("backup: dropping a temporary database a failed restore left", "database", n)
+		}
 		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(n)+" WITH (FORCE)"); err != nil {
-			return fail(err)
+			return err
 		}
 	}
 	return nil

@@ -106,17 +106,15 @@ func planPostData(list []string, cat *Catalog, bytes []int64, jobs int) (bins []
 		return a - b
 	})
 	n := min(max(jobs, 1), len(tables))
+	weights := make([]int64, len(tables))
+	for i, t := range tables {
+		weights[i] = bytes[t]
+	}
+	// Dealt as backups deal tables to lanes (lanes.go).
+	dealt, _ := assignLanes(weights, n)
 	binOf := map[int]int{}
-	load := make([]int64, n)
-	for _, t := range tables {
-		best := 0
-		for b := 1; b < n; b++ {
-			if load[b] < load[best] {
-				best = b
-			}
-		}
-		binOf[t] = best
-		load[best] += bytes[t]
+	for i, t := range tables {
+		binOf[t] = dealt[i]
 	}
 	bins = make([][]string, n)
 	for _, t := range tables {
@@ -139,54 +137,61 @@ func planPostData(list []string, cat *Catalog, bytes []int64, jobs int) (bins []
 }
 
 // postDataForeignKey finds the tables of an FK CONSTRAINT line of
-// pg_restore --list ("ID; OID OID FK CONSTRAINT SCHEMA TABLE NAME OWNER").
+// pg_restore --list, whose TAG is its table's name, a space and its own.
 func postDataForeignKey(line string, fkey map[string][2]int) ([2]int, bool) {
-	if strings.HasPrefix(line, ";") {
+	desc, schema, tag, ok := tocEntry(line)
+	if !ok || desc != "FK CONSTRAINT" {
 		return [2]int{}, false
 	}
-	_, entry, ok := strings.Cut(line, "; ")
-	if !ok {
-		return [2]int{}, false
-	}
-	f := strings.Fields(entry)
-	if len(f) < 7 || f[2] != "FK" || f[3] != "CONSTRAINT" {
-		return [2]int{}, false
-	}
-	k, ok := fkey[f[4]+"\x00"+strings.Join(f[5:len(f)-1], " ")]
+	k, ok := fkey[schema+"\x00"+tag]
 	return k, ok
 }
 
 // postDataTable finds the catalog table an INDEX or CONSTRAINT line of
-// pg_restore --list belongs to. A line reads
+// pg_restore --list belongs to: the TAG of an index is its name, that of
+// a constraint its table's name, a space and its own. Names with spaces,
+// or anything else, are not found, and go with the rest.
+func postDataTable(line string, index, constraint map[string]int) (int, bool) {
+	desc, schema, tag, ok := tocEntry(line)
+	var t int
+	switch {
+	case ok && desc == "INDEX":
+		t, ok = index[schema+"\x00"+tag]
+	case ok && desc == "CONSTRAINT":
+		t, ok = constraint[schema+"\x00"+tag]
+	default:
+		ok = false
+	}
+	return t, ok
+}
+
+// tocEntry splits a line of pg_restore --list,
 //
 //	ID; CATALOG-OID OID DESC SCHEMA TAG OWNER
 //
-// where the TAG of an index is its name and that of a constraint is its
-// table's name, a space and its own. Names with spaces, or anything else,
-// are not found, and go with the rest.
-func postDataTable(line string, index, constraint map[string]int) (int, bool) {
+// where DESC is one word, or two for the descriptions post-data items
+// use ("FK CONSTRAINT", "INDEX ATTACH"). Comments and other lines are not
+// ok.
+func tocEntry(line string) (desc, schema, tag string, ok bool) {
 	if strings.HasPrefix(line, ";") {
-		return 0, false
+		return "", "", "", false
 	}
-	_, entry, ok := strings.Cut(line, "; ")
-	if !ok {
-		return 0, false
+	_, entry, found := strings.Cut(line, "; ")
+	if !found {
+		return "", "", "", false
 	}
 	f := strings.Fields(entry)
-	// OID OID DESC… SCHEMA TAG… OWNER
 	if len(f) < 6 {
-		return 0, false
+		return "", "", "", false
 	}
-	desc, schema, tag := f[2], f[3], strings.Join(f[4:len(f)-1], " ")
-	switch {
-	case desc == "INDEX" && f[3] != "ATTACH":
-		t, ok := index[schema+"\x00"+tag]
-		return t, ok
-	case desc == "CONSTRAINT":
-		t, ok := constraint[schema+"\x00"+tag]
-		return t, ok
+	desc, rest := f[2], f[3:]
+	if two := desc + " " + f[3]; two == "FK CONSTRAINT" || two == "INDEX ATTACH" {
+		desc, rest = two, f[4:]
 	}
-	return 0, false
+	if len(rest) < 3 {
+		return "", "", "", false
+	}
+	return desc, rest[0], strings.Join(rest[1:len(rest)-1], " "), true
 }
 
 // postData restores the post-data section: the catalog's per-table items
