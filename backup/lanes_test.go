@@ -234,20 +234,13 @@ INSERT INTO big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 100000
 CREATE TABLE small (id int, note text);
 INSERT INTO small SELECT g, 'n' || g FROM generate_series(1, 5000) g;`)
 	arch := createArchive(t, Options{Instance: "prod", Database: a.source(), Jobs: 2, ChunkSize: 1 << 20})
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	log := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b := newInstanceDB(t, srv, false)
-	if _, err := Restore(context.Background(), bytes.NewReader(arch), RestoreOptions{Instance: "prod", Database: b.restoreTarget(),
-		SkipDirs: true, Jobs: 2, Logger: log}); err != nil {
-		t.Fatal(err)
-	}
+	logs := restoreLogged(t, arch, newInstanceDB(t, srv, false))
 	type loaded struct {
 		Msg, Table   string
 		Chunks, Rows int64
 	}
 	var copies []loaded
-	for _, line := range bytes.Split(logs.Bytes(), []byte("\n")) {
+	for _, line := range bytes.Split(logs, []byte("\n")) {
 		var l loaded
 		if json.Unmarshal(line, &l) == nil && l.Msg == "backup: table loaded" {
 			copies = append(copies, l)
@@ -263,6 +256,22 @@ INSERT INTO small SELECT g, 'n' || g FROM generate_series(1, 5000) g;`)
 		t.Fatalf("public.big was loaded by %d COPYs, want one of 100000 rows in 4 or more chunks: %+v", len(big), copies)
 	}
 	t.Logf("COPYs: %+v", copies)
+}
+
+// restoreLogged restores arch into b with 2 jobs and returns the
+// restore's log, debug records included, as JSON lines.
+func restoreLogged(t *testing.T, arch []byte, b instanceDB) []byte {
+	t.Helper()
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if _, err := Restore(context.Background(), bytes.NewReader(arch), RestoreOptions{Instance: "prod", Database: b.restoreTarget(),
+		SkipDirs: true, Jobs: 2, Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return bytes.Clone(logs.Bytes())
 }
 
 type lockedWriter struct {

@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -121,16 +119,10 @@ INSERT INTO measure SELECT g, date '2020-01-01' + g % 700, g FROM generate_serie
 CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TRIGGER booking_touch BEFORE INSERT ON booking FOR EACH ROW EXECUTE FUNCTION touch();`)
 	arch := createArchive(t, Options{Instance: "prod", Database: a.source(), Jobs: 2, ChunkSize: 256 << 10})
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	log := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b := newInstanceDB(t, srv, false)
-	if _, err := Restore(context.Background(), bytes.NewReader(arch), RestoreOptions{Instance: "prod", Database: b.restoreTarget(),
-		SkipDirs: true, Jobs: 2, Logger: log}); err != nil {
-		t.Fatal(err)
-	}
+	logs := restoreLogged(t, arch, b)
 	bins := -1
-	for _, line := range bytes.Split(logs.Bytes(), []byte("\n")) {
+	for _, line := range bytes.Split(logs, []byte("\n")) {
 		var l struct {
 			Msg  string
 			Bins int
