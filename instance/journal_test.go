@@ -3,6 +3,7 @@ package instance
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fileOp is an operation whose steps each create one file, undone by
@@ -161,6 +163,86 @@ func TestLockIsExclusiveAndNamesHolder(t *testing.T) {
 		t.Fatalf("after unlock: %v", err)
 	}
 	l2.Unlock()
+}
+
+// TestLockOfADeadHolderIsWaitedFor holds an instance lock the way a
+// killed operation's child can (the open file inherited by a process that
+// outlives the holder the file records) and checks that lockInstance waits
+// for it when the recorded holder is dead, but refuses at once when it is
+// alive, and names the holder after holderGrace.
+func TestLockOfADeadHolderIsWaitedFor(t *testing.T) {
+	deadPID := func() int {
+		cmd := exec.Command("true")
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd.Process.Pid
+	}
+	// hold takes the lock, records pid as its holder and hands the open
+	// file to a process that sleeps for d, then drops its own descriptor.
+	hold := func(p string, pid int, d time.Duration) *exec.Cmd {
+		l, err := lockInstance(p, "x", "create")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("sleep", fmt.Sprint(d.Seconds()))
+		cmd.ExtraFiles = []*os.File{l.f}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		if pid == 0 {
+			pid = cmd.Process.Pid
+		}
+		if err := os.WriteFile(p, []byte(fmt.Sprintf("%d create\n", pid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l.f.Close() // not Unlock: LOCK_UN would drop the sleeper's lock too
+		return cmd
+	}
+	dir := t.TempDir()
+
+	t.Run("dead holder, released", func(t *testing.T) {
+		p := filepath.Join(dir, "a", ".lock")
+		t0 := time.Now()
+		hold(p, deadPID(), 300*time.Millisecond)
+		l, err := lockInstance(p, "x", "status")
+		if err != nil {
+			t.Fatalf("lock of a dead holder: %v", err)
+		}
+		defer l.Unlock()
+		// Granted only once the sleeper, the lock's last holder, exited.
+		if d := time.Since(t0); d < 250*time.Millisecond {
+			t.Fatalf("granted after %v, while the sleeper still held it", d)
+		}
+	})
+	t.Run("live holder", func(t *testing.T) {
+		p := filepath.Join(dir, "b", ".lock")
+		sleeper := hold(p, 0, 10*time.Second)
+		t0 := time.Now()
+		_, err := lockInstance(p, "x", "status")
+		var le *LockedError
+		if !errors.As(err, &le) || le.PID != sleeper.Process.Pid || le.Op != "create" {
+			t.Fatalf("lock of a live holder: %v", err)
+		}
+		if d := time.Since(t0); d > holderGrace/2 {
+			t.Fatalf("refused after %v, want at once", d)
+		}
+	})
+	t.Run("dead holder, kept", func(t *testing.T) {
+		p := filepath.Join(dir, "c", ".lock")
+		dead := deadPID()
+		hold(p, dead, 10*time.Second)
+		t0 := time.Now()
+		_, err := lockInstance(p, "x", "status")
+		var le *LockedError
+		if !errors.As(err, &le) || le.PID != dead {
+			t.Fatalf("lock kept past the grace: %v", err)
+		}
+		if d := time.Since(t0); d < holderGrace {
+			t.Fatalf("refused after %v, want after %v", d, holderGrace)
+		}
+	})
 }
 
 func FuzzReadJournal(f *testing.F) {
