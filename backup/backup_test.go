@@ -376,7 +376,7 @@ func TestRoundTripRestoresRowsFilesAndGrants(t *testing.T) {
 	}
 	checkOwnership(t, a, b.role)
 	checkReportingGrants(t, a, a.reporting)
-	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(data), ".data.dk-restore-*")); len(m) != 0 {
+	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(data), ".data.dk-*")); len(m) != 0 {
 		t.Errorf("staging left behind: %v", m)
 	}
 
@@ -504,7 +504,7 @@ func TestFailedRestoreLeavesTargetIntact(t *testing.T) {
 		if n != 0 {
 			t.Errorf("%s: temporary database left", name)
 		}
-		if m, _ := filepath.Glob(filepath.Join(filepath.Dir(data), ".data.dk-restore-*")); len(m) != 0 {
+		if m, _ := filepath.Glob(filepath.Join(filepath.Dir(data), ".data.dk-*")); len(m) != 0 {
 			t.Errorf("%s: staging left behind: %v", name, m)
 		}
 	}

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,6 +36,7 @@ type dbLoader struct {
 	mwm     string
 
 	keepReplaced bool
+	id           string // names the temporary database (swapin.go)
 
 	tools    pgTools
 	env      []string // libpq environment for the temporary database
@@ -99,9 +98,7 @@ func (l *dbLoader) start(ctx context.Context, cat *Catalog, man *archive.Manifes
 	if l.scratch {
 		prefix = base + "_"
 	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	l.tmpName = prefix + hex.EncodeToString(b)
+	l.tmpName = prefix + l.id
 	l.maint = maintDatabase(cfg, l.db.Name)
 	if l.env, err = libpqEnv(l.loadConnString(), l.tmpName); err != nil {
 		return err
@@ -527,8 +524,8 @@ var validPrivilege = map[string]bool{"SELECT": true, "INSERT": true, "UPDATE": t
 
 // swap replaces the target database by the restored one: settings and ACL
 // of the old database are carried over, then both renames happen in one
-// transaction, then the old database is dropped. In scratch mode the
-// database is dropped instead.
+// transaction (swapin.go), then the old database is dropped unless kept
+// (keepReplaced). In scratch mode the database is dropped instead.
 func (l *dbLoader) swap(ctx context.Context) error {
 	defer l.cleanupFiles()
 	if l.scratch {
@@ -550,29 +547,17 @@ func (l *dbLoader) swap(ctx context.Context) error {
 		}
 	}
 	old := l.tmpName + "_old"
-	var lastErr error
-	for attempt := 0; attempt < 10; attempt++ {
+	err = renameFree(ctx, conn, []string{l.db.Name, l.tmpName}, func(tx pgx.Tx) error {
 		if exists {
-			if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", l.db.Name); err != nil {
-				return l.fail(err)
+			if _, err := tx.Exec(ctx, "ALTER DATABASE "+ident(l.db.Name)+" RENAME TO "+ident(old)); err != nil {
+				return err
 			}
 		}
-		lastErr = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if exists {
-				if _, err := tx.Exec(ctx, "ALTER DATABASE "+ident(l.db.Name)+" RENAME TO "+ident(old)); err != nil {
-					return err
-				}
-			}
-			_, err := tx.Exec(ctx, "ALTER DATABASE "+ident(l.tmpName)+" RENAME TO "+ident(l.db.Name))
-			return err
-		})
-		if lastErr == nil {
-			break
-		}
-		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
-	}
-	if lastErr != nil {
-		return l.fail(fmt.Errorf("swapping in the restored database: %w", lastErr))
+		_, err := tx.Exec(ctx, "ALTER DATABASE "+ident(l.tmpName)+" RENAME TO "+ident(l.db.Name))
+		return err
+	})
+	if err != nil {
+		return l.fail(fmt.Errorf("swapping in the restored database: %w", err))
 	}
 	l.created = false
 	emit(l.onEvent, Event{Kind: "swap", Path: l.db.Name})
@@ -583,46 +568,6 @@ func (l *dbLoader) swap(ctx context.Context) error {
 			l.log.Warn("backup: dropping the replaced database failed", "database", old, "err", err)
 		}
 		l.log.Debug("backup: replaced database dropped", "elapsed", time.Since(start))
-	}
-	return nil
-}
-
-// DropReplaced drops the databases that restores into db.Name replaced
-// and left behind (RestoreOptions.KeepReplaced, or a drop that failed):
-// only names this package makes, db.Name's prefix then 8 hex digits and
-// "_old". db.ConnString connects as the admin.
-func DropReplaced(ctx context.Context, db Database) error {
-	return dropLeft(ctx, db, true)
-}
-
-// DropUnfinished drops the temporary databases of restores into db.Name
-// that were interrupted before their swap (a killed process): db.Name's
-// prefix then 8 hex digits. A restore's start drops them too.
-func DropUnfinished(ctx context.Context, db Database) error {
-	return dropLeft(ctx, db, false)
-}
-
-func dropLeft(ctx context.Context, db Database, replaced bool) error {
-	what := "temporary"
-	if replaced {
-		what = "replaced"
-	}
-	fail := func(err error) error {
-		return fmt.Errorf("backup: dropping the %s databases of %s: %w", what, db.Name, err)
-	}
-	cfg, err := pgx.ParseConfig(db.ConnString)
-	if err != nil {
-		return fail(err)
-	}
-	conn, err := connect(ctx, db.ConnString, maintDatabase(cfg, db.Name))
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	if err := dropLeftBehind(ctx, conn, tempPrefix(db.Name), func(rest string) bool {
-		return strings.HasSuffix(rest, "_old") == replaced
-	}, nil); err != nil {
-		return fail(err)
 	}
 	return nil
 }

@@ -112,8 +112,11 @@
 // that never holds still fails the backup rather than being stored torn.
 // Options.Quiesce lets the caller pause writers around the capture.
 // Restore extracts each directory into a new directory beside the target,
-// and swaps it in with one atomic rename (renameat2 RENAME_EXCHANGE) after
-// the database swap; the old content is removed only then.
+// and swaps it in with one atomic rename (renameat2 RENAME_EXCHANGE)
+// before the database swap, which is one transaction; if that fails the
+// directories are exchanged back. The replaced content is removed only
+// then, or kept for DropReplaced (RestoreOptions.KeepReplaced), until
+// which Undo can put every target back after a crash (swapin.go).
 //
 // # Trust
 //

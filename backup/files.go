@@ -226,8 +226,12 @@ type FileOwner struct{ UID, GID int }
 
 // stagedDir is one directory being extracted beside its target.
 type stagedDir struct {
-	name, target, staging string
-	dirs                  []dirMeta // applied after extraction, deepest first
+	name, target string
+	// staging is where the directory is extracted; once exchanged with
+	// target (swapin.go), where the replaced content is.
+	staging   string
+	exchanged bool
+	dirs      []dirMeta // applied after extraction, deepest first
 }
 
 type dirMeta struct {
@@ -239,6 +243,7 @@ type dirMeta struct {
 // extractor writes files/ members into staging directories.
 type extractor struct {
 	targets map[string]string // archive dir name -> target path
+	id      string            // the restore's ID, in the staging names
 	owner   *FileOwner
 	staged  map[string]*stagedDir
 	order   []*stagedDir
@@ -268,8 +273,8 @@ func (x *extractor) member(m *archive.Member, r io.Reader) error {
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			return fmt.Errorf("backup: %w", err)
 		}
-		tmp, err := os.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+".dk-restore-")
-		if err != nil {
+		tmp := stagingPath(target, x.id)
+		if err := os.Mkdir(tmp, 0o700); err != nil {
 			return fmt.Errorf("backup: staging %s: %w", target, err)
 		}
 		sd.staging = tmp
@@ -343,29 +348,11 @@ func (x *extractor) finish() error {
 	return nil
 }
 
-// swap puts every staged directory in place of its target. The replaced
-// content is removed afterwards.
-func (x *extractor) swap() error {
-	for _, sd := range x.order {
-		if err := swapDir(sd.staging, sd.target); err != nil {
-			return fmt.Errorf("backup: replacing %s: %w", sd.target, err)
-		}
-	}
-	var errs []error
-	for _, sd := range x.order {
-		// After the swap, staging holds the old content (or nothing).
-		if err := removeAll(sd.staging); err != nil {
-			errs = append(errs, err)
-		}
-		sd.staging = ""
-	}
-	return errors.Join(errs...)
-}
-
-// abort removes staging directories that were not swapped in.
+// abort removes staging directories that were not swapped in (an
+// exchanged one holds the replaced content).
 func (x *extractor) abort() {
 	for _, sd := range x.order {
-		if sd.staging != "" {
+		if sd.staging != "" && !sd.exchanged {
 			removeAll(sd.staging)
 		}
 	}
@@ -386,9 +373,12 @@ func removeAll(p string) error {
 }
 
 // cleanStale removes staging directories left beside target by a restore
-// that crashed (the caller holds the instance's lock, so none is live).
+// that crashed, and replaced ones left (the caller holds the instance's
+// lock, so none is live).
 func cleanStale(target string) error {
-	m, _ := filepath.Glob(filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".dk-restore-*"))
+	m, _ := filepath.Glob(stagingPath(target, "*"))
+	swaps, _ := filepath.Glob(swapGlob(target, "*"))
+	m = append(m, swaps...)
 	for _, p := range m {
 		if err := removeAll(p); err != nil {
 			return fmt.Errorf("backup: removing stale %s: %w", p, err)

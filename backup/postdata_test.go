@@ -201,7 +201,7 @@ func TestKeepReplacedUntilDropReplaced(t *testing.T) {
 	other := b.name + "_dkr_notours"
 	mustExec(t, srv.Connect(t), "CREATE DATABASE "+other)
 	t.Cleanup(func() { srv.Connect(t).Exec(context.Background(), "DROP DATABASE IF EXISTS "+other) })
-	if err := DropReplaced(ctx, *b.restoreTarget()); err != nil {
+	if err := DropReplaced(ctx, b.restoreTarget(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := left(); !slices.Equal(got, []string{other}) {

@@ -62,12 +62,19 @@ type RestoreOptions struct {
 	// archive never costs a stop. An error from it aborts the restore and
 	// leaves every target as it was.
 	BeforeSwap func(ctx context.Context) error
-	// KeepReplaced leaves the replaced database, renamed away, for the
-	// caller to drop with DropReplaced once its services run again:
-	// DROP DATABASE forces a checkpoint of the whole cluster, which can
-	// take seconds on a busy one, and need not be part of the downtime.
-	// A later restore of the same database drops it too.
+	// KeepReplaced leaves the replaced database and directories, renamed
+	// away, for the caller to drop with DropReplaced once its services
+	// run again (DROP DATABASE forces a checkpoint of the whole cluster,
+	// which can take seconds on a busy one, and need not be part of the
+	// downtime), or to put back with Undo if the caller was killed
+	// before it recorded the restore as done. A later restore of the
+	// same targets drops them too.
 	KeepReplaced bool
+	// ID names what the restore makes (its temporary database, staging
+	// and replaced directories: swapin.go): 8 lowercase hex digits the
+	// caller journals before it starts, to Undo the restore after a
+	// crash. "" picks one.
+	ID string
 
 	Jobs    int
 	PgBin   string
@@ -101,7 +108,7 @@ func Check(ctx context.Context, r io.Reader, opts CheckOptions) (*Summary, error
 	if opts.Deep != nil {
 		deep := *opts.Deep
 		st.db = &dbLoader{db: deep, jobs: jobsOr(opts.Jobs), pgBin: opts.PgBin, tempDir: opts.TempDir,
-			scratch: true, log: st.log, onEvent: opts.OnEvent}
+			scratch: true, log: st.log, onEvent: opts.OnEvent, id: NewRestoreID()}
 	}
 	// A plain check has both CPUs to itself: decompress beside the hashing.
 	return st.run(ctx, r, archive.ReaderOptions{Instance: opts.Instance, Force: opts.Force, ReadAhead: opts.Deep == nil})
@@ -163,15 +170,20 @@ func CheckHeadFile(path string, opts CheckOptions) (*Summary, error) {
 // hostile, corrupt or truncated archive, or a failure midway, leaves every
 // target as it was.
 func Restore(ctx context.Context, r io.Reader, opts RestoreOptions) (*Summary, error) {
+	if opts.ID == "" {
+		opts.ID = NewRestoreID()
+	} else if !validRestoreID(opts.ID) {
+		return nil, fmt.Errorf("backup: restore: ID %q is not 8 lowercase hex digits", opts.ID)
+	}
 	st := &restorer{log: logger(opts.Logger), onEvent: opts.OnEvent, ropts: &opts}
 	if opts.Database != nil {
 		if opts.Database.Name == "" || opts.Database.Owner == "" {
 			return nil, fmt.Errorf("backup: restore: %w: database name and owner role", ErrNoTarget)
 		}
 		st.db = &dbLoader{db: *opts.Database, jobs: jobsOr(opts.Jobs), pgBin: opts.PgBin, tempDir: opts.TempDir,
-			log: st.log, onEvent: opts.OnEvent, mwm: opts.MaintenanceWorkMem, keepReplaced: opts.KeepReplaced}
+			log: st.log, onEvent: opts.OnEvent, mwm: opts.MaintenanceWorkMem, keepReplaced: opts.KeepReplaced, id: opts.ID}
 	}
-	st.x = &extractor{targets: opts.Dirs, owner: opts.Owner, staged: map[string]*stagedDir{}}
+	st.x = &extractor{targets: opts.Dirs, id: opts.ID, owner: opts.Owner, staged: map[string]*stagedDir{}}
 	return st.run(ctx, r, archive.ReaderOptions{Instance: opts.Instance, Force: opts.Force})
 }
 
@@ -388,15 +400,26 @@ func (st *restorer) run(ctx context.Context, r io.Reader, ro archive.ReaderOptio
 			return nil, err
 		}
 	}
-	if st.db != nil && st.catalog != nil {
-		if err := st.db.swap(ctx); err != nil {
+	// The directories first, then the database: if the database cannot
+	// be swapped in, the directories are exchanged back and every target
+	// is as it was (swapin.go).
+	if st.x != nil {
+		if err := st.x.exchange(st.ropts.ID, st.onEvent); err != nil {
 			return nil, err
 		}
 	}
-	if st.x != nil {
-		if err := st.x.swap(); err != nil {
-			// The database is already replaced; say so plainly.
-			return nil, fmt.Errorf("backup: the database was restored but a directory could not be swapped in: %w", err)
+	if st.db != nil && st.catalog != nil {
+		if err := st.db.swap(ctx); err != nil {
+			if st.x != nil {
+				err = errors.Join(err, st.x.unexchange())
+			}
+			return nil, err
+		}
+	}
+	if st.x != nil && !st.ropts.KeepReplaced {
+		if err := st.x.removeReplaced(); err != nil {
+			// Everything is restored; say what is left.
+			return nil, fmt.Errorf("backup: restored, but the replaced content could not be removed: %w", err)
 		}
 	}
 	return sum, nil

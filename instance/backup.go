@@ -146,7 +146,9 @@ func (m *Manager) restore(ctx context.Context, name, file string, ropts RestoreO
 	if err := checkBrokerDefinitions(sum); err != nil {
 		return fmt.Errorf("restore %s: %s: %w", name, abs, err)
 	}
-	params := map[string]string{"file": abs}
+	// The restore's ID names its temporary database and directories, for
+	// the load step's undo to find after a crash (backup.Undo).
+	params := map[string]string{"file": abs, "id": backup.NewRestoreID()}
 	if ropts.Force {
 		params["force"] = "true"
 	}
@@ -172,6 +174,19 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 		return nil, err
 	}
 	file := params["file"]
+	// What the restore replaces: the data directory, and the database if
+	// the instance has one.
+	dirs := map[string]string{"data": m.layout.DataDir(name)}
+	database := func(ctx context.Context) (*backup.Database, error) {
+		if st.Database == "" {
+			return nil, nil
+		}
+		srv, err := m.serverFor(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		return &backup.Database{ConnString: srv.adminURL, Name: st.Database}, nil
+	}
 	// Whether the load step stopped the services: "" when not known (a
 	// recovery after a crash), else "no" or "yes".
 	stopped := ""
@@ -181,8 +196,19 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 			opts := backup.RestoreOptions{
 				Instance: name,
 				Force:    params["force"] == "true",
-				Dirs:     map[string]string{"data": m.layout.DataDir(name)},
-				Logger:   m.log,
+				Dirs:     dirs,
+				ID:       params["id"],
+				// Replaced data is kept until the drop step: the undo of
+				// this step puts it back (backup.Undo).
+				KeepReplaced: true,
+				Logger:       m.log,
+				OnEvent: func(e backup.Event) {
+					if e.Kind == "swap" && e.Path == dirs["data"] {
+						m.crash("load:files")
+					} else if e.Kind == "swap" {
+						m.crash("load:database")
+					}
+				},
 				BeforeSwap: func(ctx context.Context) error {
 					if params["stopped"] == "true" {
 						return nil
@@ -215,8 +241,6 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 					return err
 				}
 				opts.Database = &backup.Database{ConnString: srv.adminURL, Name: st.Database, Owner: st.Role, OwnerConnString: owner.URL()}
-				// Dropped by the last step, once the instance runs again.
-				opts.KeepReplaced = true
 			} else {
 				opts.SkipDatabase = true
 			}
@@ -233,15 +257,18 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 			}
 			return nil
 		}, undo: func(ctx context.Context) error {
-			// A load killed before its swap leaves its temporary
-			// database: gone with the rollback. (One killed after the
-			// swap keeps the replaced database under its _old name, the
-			// only copy of the data from before.)
-			if st.Database != "" {
-				if srv, err := m.serverFor(ctx, st); err == nil {
-					if err := backup.DropUnfinished(ctx, backup.Database{ConnString: srv.adminURL, Name: st.Database}); err != nil {
-						m.log.Warn("restore: a temporary database is left for the next restore to drop", "instance", name, "err", err)
-					}
+			// Killed before this step was journaled as done, wherever it
+			// was (loading, between the directory's swap and the
+			// database's, after both), the restore is undone: the data
+			// from before is put back and what the restore made is
+			// removed, so the rollback leaves the old data, all of it.
+			if id := params["id"]; id != "" {
+				db, err := database(ctx)
+				if err == nil {
+					err = backup.Undo(ctx, id, db, dirs)
+				}
+				if err != nil {
+					return err
 				}
 			}
 			// Started again only if this step stopped it, or may have (a
@@ -263,19 +290,17 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 			}
 			return m.healthCheck(ctx, st, spec)
 		}},
-		// The replaced database goes last, outside the downtime: DROP
-		// DATABASE forces a checkpoint of the whole cluster. A failure
-		// only leaves it for the next restore to drop.
+		// The replaced database and data directory go last, outside the
+		// downtime: DROP DATABASE forces a checkpoint of the whole
+		// cluster. A failure only leaves them for the next restore to
+		// drop.
 		{name: "drop", do: func(ctx context.Context) error {
-			if st.Database == "" {
-				return nil
-			}
-			srv, err := m.serverFor(ctx, st)
+			db, err := database(ctx)
 			if err == nil {
-				err = backup.DropReplaced(ctx, backup.Database{ConnString: srv.adminURL, Name: st.Database})
+				err = backup.DropReplaced(ctx, db, dirs)
 			}
 			if err != nil {
-				m.log.Warn("restore: the replaced database is left for the next restore to drop", "instance", name, "err", err)
+				m.log.Warn("restore: the replaced data is left for the next restore to drop", "instance", name, "err", err)
 			}
 			return nil
 		}},

@@ -336,15 +336,49 @@ func TestEmbeddedClusterIsSupervised(t *testing.T) {
 func TestRestoreKilledIsOldOrNew(t *testing.T) {
 	f, m, name, st := withInstance(t, "ty", "1")
 	ctx := context.Background()
+	if st.Database == "" {
+		t.Fatal("the instance has no database")
+	}
+	// The same marker in the data directory and in the database: a kill
+	// must leave both from before the restore or both from the archive.
 	marker := filepath.Join(m.Layout().DataDir(name), "marker")
-	os.WriteFile(marker, []byte("backed up"), 0o644)
+	db := func(t *testing.T) *pgx.Conn {
+		conn, err := pgx.Connect(ctx, pgtest.Get(t).URLFor(st.Database))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		return conn
+	}
+	mark := func(t *testing.T, v string) {
+		if err := os.WriteFile(marker, []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db(t).Exec(ctx, "UPDATE marker SET v = $1", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn := db(t)
+	for _, sql := range []string{"SET ROLE " + pgx.Identifier{st.Role}.Sanitize(), "CREATE TABLE marker (v text)", "INSERT INTO marker VALUES ('')"} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mark(t, "backed up")
 	res, err := m.Backup(ctx, name, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ point, want string }{{"load", "changed"}, {"load:stopped", "changed"}, {"load:done", "backed up"}, {"start:done", "backed up"}} {
+	// Killed before the load step is journaled as done — while loading,
+	// stopped for the swap, between the data directory's swap and the
+	// database's, after both — the restore is rolled back, all of it;
+	// after, rolled forward.
+	for _, tc := range []struct{ point, want string }{
+		{"load", "changed"}, {"load:stopped", "changed"}, {"load:files", "changed"}, {"load:database", "changed"},
+		{"load:done", "changed"}, {"start:done", "backed up"},
+	} {
 		t.Run(tc.point, func(t *testing.T) {
-			os.WriteFile(marker, []byte("changed"), 0o644)
+			mark(t, "changed")
 			if err := runKilled(f, "restore", name, res.Path, tc.point); err != nil {
 				t.Fatal(err)
 			}
@@ -352,24 +386,28 @@ func TestRestoreKilledIsOldOrNew(t *testing.T) {
 			if err != nil || s.Recovered == nil {
 				t.Fatalf("status: %+v %v", s, err)
 			}
-			if b, _ := os.ReadFile(marker); string(b) != tc.want {
-				t.Fatalf("data after a kill at %s: %q, want %q", tc.point, b, tc.want)
+			if s.Recovered.RolledBack != (tc.want == "changed") {
+				t.Fatalf("recovery after a kill at %s: %s", tc.point, s.Recovered)
+			}
+			var inDB string
+			if err := db(t).QueryRow(ctx, "SELECT v FROM marker").Scan(&inDB); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(marker); string(b) != tc.want || inDB != tc.want {
+				t.Fatalf("after a kill at %s: data directory %q, database %q, want both %q", tc.point, b, inDB, tc.want)
 			}
 			if a := get(t, st.Ports["web"]); a.Instance != name {
 				t.Fatalf("not serving after recovery: %+v", a)
 			}
-			// No temporary database is left, and the replaced one is
-			// dropped by the last step (after start), which a recovery
-			// rolling forward finishes; a kill after the swap but before
-			// the step was journaled as done is rolled back and keeps the
-			// replaced database (the only copy of the data from before).
-			var temporary, replaced int
-			if err := pgtest.Get(t).Connect(t).QueryRow(ctx, `SELECT count(*) FILTER (WHERE NOT datname LIKE '%\_old'), count(*) FILTER (WHERE datname LIKE '%\_old')
-				FROM pg_database WHERE starts_with(datname, $1)`, st.Database+"_dkr_").Scan(&temporary, &replaced); err != nil {
+			// Nothing of the restore is left: no temporary or replaced
+			// database, no staging or replaced directory.
+			var left int
+			if err := pgtest.Get(t).Connect(t).QueryRow(ctx, `SELECT count(*) FROM pg_database WHERE starts_with(datname, $1)`, st.Database+"_dkr_").Scan(&left); err != nil {
 				t.Fatal(err)
 			}
-			if wantReplaced := map[bool]int{true: 1, false: 0}[tc.point == "load:done"]; temporary != 0 || replaced != wantReplaced {
-				t.Fatalf("after a kill at %s: %d temporary and %d replaced databases left, want 0 and %d", tc.point, temporary, replaced, wantReplaced)
+			beside, _ := filepath.Glob(filepath.Join(m.Layout().InstanceDir(name), ".data.dk-*"))
+			if left != 0 || len(beside) != 0 {
+				t.Fatalf("after a kill at %s: %d databases and %q left", tc.point, left, beside)
 			}
 		})
 	}
