@@ -193,20 +193,13 @@ func DropReplaced(ctx context.Context, db *Database, dirs map[string]string) err
 		}
 	}
 	if db != nil {
-		err := func() error {
-			cfg, err := pgx.ParseConfig(db.ConnString)
-			if err != nil {
-				return err
-			}
-			conn, err := connect(ctx, db.ConnString, maintDatabase(cfg, db.Name))
-			if err != nil {
-				return err
-			}
-			defer conn.Close(context.Background())
-			return dropLeftBehind(ctx, conn, tempPrefix(db.Name), func(rest string) bool {
+		conn, err := maintConn(ctx, db)
+		if err == nil {
+			err = dropLeftBehind(ctx, conn, tempPrefix(db.Name), func(rest string) bool {
 				return strings.HasSuffix(rest, "_old")
 			}, nil)
-		}()
+			conn.Close(context.Background())
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("backup: dropping the replaced databases of %s: %w", db.Name, err))
 		}
@@ -236,12 +229,18 @@ func undoDir(target, id string) error {
 	return removeAll(stagingPath(target, id))
 }
 
-func undoDatabase(ctx context.Context, id string, db *Database) error {
+// maintConn connects as db's admin to the database to administer db
+// from.
+func maintConn(ctx context.Context, db *Database) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(db.ConnString)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	conn, err := connect(ctx, db.ConnString, maintDatabase(cfg, db.Name))
+	return connect(ctx, db.ConnString, maintDatabase(cfg, db.Name))
+}
+
+func undoDatabase(ctx context.Context, id string, db *Database) error {
+	conn, err := maintConn(ctx, db)
 	if err != nil {
 		return err
 	}
