@@ -175,17 +175,7 @@ func TestKeepReplacedUntilDropReplaced(t *testing.T) {
 	arch := createArchive(t, Options{Instance: "prod", Database: a.source()})
 	b := newInstanceDB(t, srv, false)
 	b.execAs(t, `CREATE TABLE old (id int)`)
-	left := func() []string {
-		rows, err := srv.Connect(t).Query(ctx, "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", b.name+"_dkr_")
-		if err != nil {
-			t.Fatal(err)
-		}
-		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return names
-	}
+	left := func() []string { return restoreDatabases(t, srv, b.name) }
 	if _, err := Restore(ctx, bytes.NewReader(arch), RestoreOptions{Instance: "prod", Database: b.restoreTarget(), SkipDirs: true, KeepReplaced: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +197,21 @@ func TestKeepReplacedUntilDropReplaced(t *testing.T) {
 	if got := left(); !slices.Equal(got, []string{other}) {
 		t.Fatalf("after DropReplaced: %q, want only %s", got, other)
 	}
+}
+
+// restoreDatabases lists the databases named like a restore's into
+// name: temporary, replaced, and any that merely start alike.
+func restoreDatabases(t *testing.T, srv *pgtest.Server, name string) []string {
+	t.Helper()
+	rows, err := srv.Connect(t).Query(context.Background(), "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", name+"_dkr_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
 }
 
 // A restore of many tables builds each bin's items in batches of

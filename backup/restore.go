@@ -404,7 +404,7 @@ func (st *restorer) run(ctx context.Context, r io.Reader, ro archive.ReaderOptio
 	// be swapped in, the directories are exchanged back and every target
 	// is as it was (swapin.go).
 	if st.x != nil {
-		if err := st.x.exchange(st.ropts.ID, st.onEvent); err != nil {
+		if err := st.x.exchange(st.onEvent); err != nil {
 			return nil, err
 		}
 	}

@@ -59,11 +59,15 @@ func stagingPath(target, id string) string {
 	return filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".dk-restore-"+id)
 }
 
+// swapPath is where restore id keeps target's staged, then replaced,
+// content: named by the staged directory's inode number, ino.
+func swapPath(target, id, ino string) string {
+	return filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".dk-swap-"+id+"-"+ino)
+}
+
 // swapGlob matches the .dk-swap- paths of target: of restore id, or of
 // any restore when id is "*".
-func swapGlob(target, id string) string {
-	return filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".dk-swap-"+id+"-*")
-}
+func swapGlob(target, id string) string { return swapPath(target, id, "*") }
 
 // swapInode is the inode number a .dk-swap- path names.
 func swapInode(p string) (uint64, bool) {
@@ -83,9 +87,9 @@ func inodeOf(p string) (uint64, error) {
 // exchange puts every staged directory in place of its target, keeping
 // the replaced content at the .dk-swap- path (sd.staging from then on).
 // If one fails, those exchanged are exchanged back.
-func (x *extractor) exchange(id string, onEvent func(Event)) error {
+func (x *extractor) exchange(onEvent func(Event)) error {
 	for _, sd := range x.order {
-		if err := x.exchangeOne(sd, id); err != nil {
+		if err := x.exchangeOne(sd); err != nil {
 			return errors.Join(fmt.Errorf("backup: replacing %s: %w", sd.target, err), x.unexchange())
 		}
 		emit(onEvent, Event{Kind: "swap", Path: sd.target})
@@ -93,7 +97,7 @@ func (x *extractor) exchange(id string, onEvent func(Event)) error {
 	return nil
 }
 
-func (x *extractor) exchangeOne(sd *stagedDir, id string) error {
+func (x *extractor) exchangeOne(sd *stagedDir) error {
 	if err := os.Mkdir(sd.target, 0o700); err == nil {
 		if err := x.chown(sd.target); err != nil {
 			return err
@@ -105,7 +109,7 @@ func (x *extractor) exchangeOne(sd *stagedDir, id string) error {
 	if err != nil {
 		return err
 	}
-	named := strings.TrimSuffix(swapGlob(sd.target, id), "*") + strconv.FormatUint(ino, 10)
+	named := swapPath(sd.target, x.id, strconv.FormatUint(ino, 10))
 	if err := os.Rename(sd.staging, named); err != nil {
 		return err
 	}

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/deploykit/deploykit/internal/pgtest"
 )
 
@@ -52,14 +50,7 @@ func TestUndoPutsBackEveryTarget(t *testing.T) {
 		return v
 	}
 	ours := func() []string {
-		rows, err := srv.Connect(t).Query(ctx, "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", b.name+"_dkr_")
-		if err != nil {
-			t.Fatal(err)
-		}
-		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
+		names := restoreDatabases(t, srv, b.name)
 		beside, _ := filepath.Glob(filepath.Join(filepath.Dir(target), ".data.dk-*"))
 		for _, p := range beside {
 			names = append(names, filepath.Base(p))

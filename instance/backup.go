@@ -228,11 +228,11 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 			if st.UID != 0 || st.GID != 0 {
 				opts.Owner = &backup.FileOwner{UID: st.UID, GID: st.GID}
 			}
-			if st.Database != "" {
-				srv, err := m.serverFor(ctx, st)
-				if err != nil {
-					return err
-				}
+			db, err := database(ctx)
+			if err != nil {
+				return err
+			}
+			if db != nil {
 				// The archive's schema and rows load over the role's own
 				// login, so SQL from an archive can do no more than the
 				// instance itself could.
@@ -240,7 +240,8 @@ func (m *Manager) planRestore(ctx context.Context, name string, params map[strin
 				if err != nil {
 					return err
 				}
-				opts.Database = &backup.Database{ConnString: srv.adminURL, Name: st.Database, Owner: st.Role, OwnerConnString: owner.URL()}
+				db.Owner, db.OwnerConnString = st.Role, owner.URL()
+				opts.Database = db
 			} else {
 				opts.SkipDatabase = true
 			}
